@@ -1,0 +1,41 @@
+"""The source table and the rows the model is trained on."""
+
+import dagster as dg
+import pandas as pd
+from psycopg import sql
+
+from iris_assets.config import IrisDataConfig
+from iris_assets.iris_table import FEATURES, LABEL, TABLE
+from iris_assets.resources import PostgresResource
+
+GROUP = "iris"
+COLUMNS = (*FEATURES, LABEL)
+
+iris_data = dg.AssetSpec(
+    TABLE,
+    group_name=GROUP,
+    description="The PostgreSQL table the data generator fills; maintained outside Dagster.",
+    kinds={"postgres"},
+)
+
+NEWEST_ROWS = sql.SQL("SELECT {columns} FROM {table} ORDER BY {id} DESC LIMIT %s").format(
+    columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+    table=sql.Identifier(TABLE),
+    id=sql.Identifier("id"),
+)
+
+
+@dg.asset(group_name=GROUP, deps=[iris_data], kinds={"postgres", "pandas"})
+def iris_df(
+    context: dg.AssetExecutionContext, config: IrisDataConfig, postgres: PostgresResource
+) -> dg.MaterializeResult[pd.DataFrame]:
+    """The newest `limit` rows of `iris_data`, newest first: the four features and the label."""
+    context.log.info(f"Reading {TABLE} from {postgres.describe()}")
+    frame = postgres.read_frame(NEWEST_ROWS, (config.limit,), columns=COLUMNS)
+    return dg.MaterializeResult(
+        value=frame,
+        metadata={
+            "dagster/row_count": len(frame),
+            "source": postgres.public_url(),
+        },
+    )

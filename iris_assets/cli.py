@@ -1,0 +1,88 @@
+"""`iris-assets`: fill the `iris_data` table like the tutorial's data generator does."""
+
+import argparse
+import logging
+import os
+import random
+import time
+from collections.abc import Sequence
+
+from iris_assets import iris_table
+from iris_assets.resources import PostgresResource
+
+_log = logging.getLogger("iris_assets")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    postgres = PostgresResource(database_url=os.environ.get("IRIS_DATABASE_URL") or None)
+    _log.info("Using %s", postgres.describe())
+    if args.command == "seed":
+        seed(postgres)
+    else:
+        generate(postgres, interval=args.interval, count=args.count, seed_value=args.seed)
+
+
+def seed(postgres: PostgresResource) -> int:
+    """Create `iris_data` if missing and insert the 150 iris rows unless it already has rows."""
+    with postgres.connect() as conn:
+        inserted = iris_table.seed(conn)
+    if inserted:
+        _log.info("Inserted %d iris rows into %s", inserted, iris_table.TABLE)
+    else:
+        _log.info("%s already holds rows; nothing inserted", iris_table.TABLE)
+    return inserted
+
+
+def generate(
+    postgres: PostgresResource, interval: float, count: int | None, seed_value: int | None
+) -> int:
+    """Insert one random iris row every `interval` seconds, `count` times or until interrupted."""
+    rng = random.Random(seed_value)
+    inserted = 0
+    with postgres.connect() as conn:
+        iris_table.create_table(conn)
+        try:
+            while count is None or inserted < count:
+                if inserted:
+                    time.sleep(interval)
+                iris_table.insert_rows(conn, [iris_table.random_row(rng)])
+                inserted += 1
+        except KeyboardInterrupt:
+            _log.info("Interrupted")
+    _log.info("Inserted %d random rows into %s", inserted, iris_table.TABLE)
+    return inserted
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iris-assets",
+        description="Fill iris_data in IRIS_DATABASE_URL (unset: the embedded PostgreSQL).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("seed", help="Create iris_data if missing; insert the 150 iris rows once.")
+    generate_parser = commands.add_parser("generate", help="Insert random iris rows.")
+    generate_parser.add_argument(
+        "--interval", type=_non_negative, default=1.0, help="Seconds between rows (default 1)."
+    )
+    generate_parser.add_argument(
+        "--count", type=_positive_int, default=None, help="Stop after N rows (default: never)."
+    )
+    generate_parser.add_argument("--seed", type=int, default=None, help="Seed of the row choice.")
+    return parser
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
+    return value

@@ -1,0 +1,60 @@
+"""Run configuration of the assets; every default is the tutorial's."""
+
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+
+class IrisDataConfig(dg.Config):
+    """Which rows of `iris_data` to train on."""
+
+    limit: int = Field(default=100, ge=1, description="How many newest rows (by id) to read.")
+
+
+class SplitConfig(dg.Config):
+    """The seeded train/valid split."""
+
+    train_size: float = Field(
+        default=0.8, gt=0, lt=1, description="Share of the rows used for training."
+    )
+    random_state: int = Field(default=2022, description="Seed of the shuffle before the split.")
+
+
+class SVCConfig(dg.Config):
+    """Hyperparameters of the SVC; scikit-learn's defaults."""
+
+    C: float = Field(default=1.0, gt=0, description="Inverse strength of the regularisation.")
+    kernel: Literal["linear", "poly", "rbf", "sigmoid"] = "rbf"
+    degree: int = Field(default=3, ge=0, description="Degree of the 'poly' kernel.")
+    gamma: str = Field(
+        default="scale", description="Kernel coefficient: 'scale', 'auto' or a positive number."
+    )
+    coef0: float = Field(default=0.0, description="Independent term of 'poly' and 'sigmoid'.")
+
+    def svc_params(self) -> dict[str, float | int | str]:
+        """The hyperparameters as `SVC` takes them, with a numeric `gamma` parsed."""
+        gamma: float | str = self.gamma
+        if self.gamma not in ("scale", "auto"):
+            try:
+                gamma = float(self.gamma)
+            except ValueError:
+                raise ValueError(
+                    f"gamma must be 'scale', 'auto' or a positive number, not {self.gamma!r}"
+                ) from None
+        return {
+            "C": self.C,
+            "kernel": self.kernel,
+            "degree": self.degree,
+            "gamma": gamma,
+            "coef0": self.coef0,
+        }
+
+
+class RegistryConfig(dg.Config):
+    """Where in MLflow the model goes."""
+
+    experiment: str = Field(default="new-exp", description="MLflow experiment of the run.")
+    model_name: str = Field(
+        default="sk_model", description="Registered model that receives a new version."
+    )

@@ -1,0 +1,77 @@
+"""The `iris_data` table as the tutorial defines it: schema, the 150 seed rows and random rows."""
+
+import random
+from collections.abc import Sequence
+from functools import cache
+
+import psycopg
+from psycopg import sql
+
+TABLE = "iris_data"
+FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+LABEL = "target"
+
+IrisRow = tuple[float, float, float, float, int]
+
+_CREATE_TABLE = sql.SQL(
+    "CREATE TABLE IF NOT EXISTS {table} ("
+    " id SERIAL PRIMARY KEY,"
+    " timestamp timestamp,"
+    " sepal_length float8,"
+    " sepal_width float8,"
+    " petal_length float8,"
+    " petal_width float8,"
+    " target int)"
+).format(table=sql.Identifier(TABLE))
+
+_INSERT_ROW = sql.SQL("INSERT INTO {table} (timestamp, {columns}) VALUES (NOW(), {values})").format(
+    table=sql.Identifier(TABLE),
+    columns=sql.SQL(", ").join(map(sql.Identifier, (*FEATURES, LABEL))),
+    values=sql.SQL(", ").join(sql.Placeholder() * (len(FEATURES) + 1)),
+)
+
+# Serialises concurrent seeders, so two first uses cannot both see an empty table.
+_SEED_LOCK_KEY = 0x1_415
+
+
+@cache
+def iris_rows() -> tuple[IrisRow, ...]:
+    """The 150 rows of scikit-learn's bundled iris data set, in the table's column order."""
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    return tuple(
+        (*(float(value) for value in features), int(target))
+        for features, target in zip(iris.data, iris.target, strict=True)
+    )
+
+
+def random_row(rng: random.Random) -> IrisRow:
+    """One iris row drawn at random, as the tutorial's data generator does."""
+    return rng.choice(iris_rows())
+
+
+def create_table(conn: psycopg.Connection) -> None:
+    """Create `iris_data` unless it exists; safe to call on every start."""
+    conn.execute(_CREATE_TABLE)
+
+
+def insert_rows(conn: psycopg.Connection, rows: Sequence[IrisRow]) -> None:
+    """Insert rows stamped with the server's clock."""
+    with conn.cursor() as cursor:
+        cursor.executemany(_INSERT_ROW, rows)
+
+
+def seed(conn: psycopg.Connection) -> int:
+    """Create the table and insert the 150 iris rows if it holds none; return the rows inserted."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK_KEY,))
+        create_table(conn)
+        has_rows = conn.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM {table})").format(table=sql.Identifier(TABLE))
+        ).fetchone()
+        if has_rows is not None and has_rows[0]:
+            return 0
+        rows = iris_rows()
+        insert_rows(conn, rows)
+        return len(rows)
