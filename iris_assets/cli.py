@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 
 from iris_assets import iris_table
-from iris_assets.resources import PostgresResource
+from iris_assets.resources.postgres import PostgresResource
 
 _log = logging.getLogger("iris_assets")
 

@@ -12,7 +12,8 @@ from iris_assets.assets import (
     metrics,
     registered_model,
 )
-from iris_assets.resources import MLflowResource, PostgresResource
+from iris_assets.resources.mlflow import MLflowResource
+from iris_assets.resources.postgres import PostgresResource
 
 
 def _env(name: str) -> dg.EnvVar | None:

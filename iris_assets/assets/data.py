@@ -6,7 +6,7 @@ from psycopg import sql
 
 from iris_assets.config import IrisDataConfig
 from iris_assets.iris_table import FEATURES, LABEL, TABLE
-from iris_assets.resources import PostgresResource
+from iris_assets.resources.postgres import PostgresResource
 
 GROUP = "iris"
 COLUMNS = (*FEATURES, LABEL)
@@ -35,7 +35,7 @@ def iris_df(
     return dg.MaterializeResult(
         value=frame,
         metadata={
-            "dagster/row_count": len(frame),
-            "source": postgres.public_url(),
+            "dagster/row_count": dg.MetadataValue.int(len(frame)),
+            "source": dg.MetadataValue.text(postgres.public_url()),
         },
     )

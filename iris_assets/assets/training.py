@@ -20,8 +20,12 @@ SPLIT_ATTR = "split"
 
 @dg.multi_asset(
     outs={
-        "train_df": dg.AssetOut(group_name=GROUP, kinds={"pandas"}, description="Training rows."),
-        "valid_df": dg.AssetOut(group_name=GROUP, kinds={"pandas"}, description="Held-out rows."),
+        "train_df": dg.AssetOut(
+            group_name=GROUP, kinds={"pandas"}, is_required=False, description="Training rows."
+        ),
+        "valid_df": dg.AssetOut(
+            group_name=GROUP, kinds={"pandas"}, is_required=False, description="Held-out rows."
+        ),
     },
     can_subset=True,
 )

@@ -1,6 +1,4 @@
-"""Dagster resources for the services the graph talks to; they know nothing of the assets."""
+"""Dagster resources for the services the graph talks to; they know nothing of the assets.
 
-from iris_assets.resources.mlflow import MLflowResource
-from iris_assets.resources.postgres import PostgresResource
-
-__all__ = ["MLflowResource", "PostgresResource"]
+Import each from its own module, so a caller that needs PostgreSQL does not import MLflow.
+"""

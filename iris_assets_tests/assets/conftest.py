@@ -1,0 +1,14 @@
+"""Small inputs shared by the asset tests."""
+
+import pandas as pd
+import pytest
+
+from iris_assets import iris_table
+
+
+@pytest.fixture(scope="session")
+def iris_frame() -> pd.DataFrame:
+    """The 150 iris rows as `iris_df` shapes them: four features and the label."""
+    return pd.DataFrame(
+        list(iris_table.iris_rows()), columns=[*iris_table.FEATURES, iris_table.LABEL]
+    )

@@ -1,0 +1,142 @@
+"""registered_model: one complete MLflow run and a new model version, in a local store."""
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from iris_assets.assets import fitted_pipeline, registered_model
+from iris_assets.assets.registry import model_requirements
+from iris_assets.assets.training import SPLIT_ATTR
+from iris_assets.config import SVCConfig
+from iris_assets.resources.mlflow import MLflowResource
+from iris_assets.resources.postgres import PostgresResource
+
+PASSWORD = "pw-never-shown-4711"
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory: pytest.TempPathFactory, iris_frame: pd.DataFrame) -> dict:
+    """One materialization of registered_model against a fresh sqlite store."""
+    store = tmp_path_factory.mktemp("registry_store")
+    uri = f"sqlite:///{store / 'mlflow.db'}"
+    train = iris_frame.iloc[::2].copy()
+    train.attrs[SPLIT_ATTR] = {"train_size": 0.5, "random_state": 1}
+    pipeline = fitted_pipeline(config=SVCConfig(C=2.0), train_df=train)
+    upstream = {
+        "iris_df": iris_frame,
+        "train_df": train,
+        "fitted_pipeline": pipeline,
+        "metrics": {"train_acc": 0.99, "valid_acc": 0.95},
+    }
+
+    @dg.multi_asset(outs={name: dg.AssetOut() for name in upstream})
+    def upstream_stand_ins():
+        """Stands in for the assets registered_model reads."""
+        for name, value in upstream.items():
+            yield dg.Output(value, output_name=name)
+
+    result = dg.materialize(
+        [upstream_stand_ins, registered_model],
+        resources={
+            "mlflow": MLflowResource(tracking_uri=uri),
+            "postgres": PostgresResource(
+                database_url=f"postgresql://u:{PASSWORD}@db.example:5432/iris"
+            ),
+        },
+        run_config={
+            "ops": {
+                "registered_model": {
+                    "config": {"experiment": "unit-exp", "model_name": "unit_model"}
+                }
+            }
+        },
+    )
+    (materialization,) = result.asset_materializations_for_node("registered_model")
+    metadata = materialization.metadata
+    client = MlflowClient(uri)
+    run = client.get_run(metadata["mlflow_run_id"].value)
+    return {"uri": uri, "client": client, "run": run, "metadata": metadata, "train": train}
+
+
+def test_run_is_in_the_experiment_with_params_and_metrics(logged: dict) -> None:
+    """The run holds split and SVC params, both accuracies and the Dagster run id."""
+    run = logged["run"]
+    experiment = logged["client"].get_experiment(run.info.experiment_id)
+    assert experiment.name == "unit-exp"
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics == {"train_acc": 0.99, "valid_acc": 0.95}
+    assert run.data.params["train_size"] == "0.5"
+    assert run.data.params["random_state"] == "1"
+    assert run.data.params["svc_C"] == "2.0"
+    assert run.data.params["svc_kernel"] == "rbf"
+    assert run.data.params["rows"] == "150"
+    assert "dagster.run_id" in run.data.tags
+
+
+def test_data_is_logged_as_csv_and_dataset(logged: dict, iris_frame: pd.DataFrame) -> None:
+    """data.csv holds the rows read; the dataset input names table and query, never the password."""
+    run = logged["run"]
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run.info.run_id, artifact_path="data.csv", tracking_uri=logged["uri"]
+    )
+    pd.testing.assert_frame_equal(pd.read_csv(local), iris_frame)
+    (dataset_input,) = run.inputs.dataset_inputs
+    source = json.loads(dataset_input.dataset.source)
+    assert dataset_input.dataset.source_type == "postgresql"
+    assert source["table"] == "iris_data"
+    assert 'FROM "iris_data" ORDER BY "id" DESC LIMIT' in source["query"]
+    assert source["database"] == "postgresql://u@db.example:5432/iris"
+    assert PASSWORD not in json.dumps(run.to_dictionary())
+
+
+@pytest.fixture
+def tracking(logged: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLflow's module-level API reads the test store."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", logged["uri"])
+
+
+@pytest.mark.usefixtures("tracking")
+def test_model_is_registered_with_signature_and_example(logged: dict) -> None:
+    """Version 1 of the model: four double inputs, the label out, ten example rows."""
+    metadata = logged["metadata"]
+    assert metadata["model_uri"].value == "models:/unit_model/1"
+    assert metadata["model_version"].value == 1
+    local = mlflow.artifacts.download_artifacts("models:/unit_model/1")
+    info = mlflow.models.Model.load(local)
+    example = info.load_input_example(local)
+    loaded = mlflow.sklearn.load_model("models:/unit_model/1")
+    inputs = info.signature.inputs.to_dict()
+    assert [(c["name"], c["type"]) for c in inputs] == [
+        ("sepal_length", "double"),
+        ("sepal_width", "double"),
+        ("petal_length", "double"),
+        ("petal_width", "double"),
+    ]
+    assert [c["name"] for c in info.signature.outputs.to_dict()] == ["target"]
+    pd.testing.assert_frame_equal(
+        example.reset_index(drop=True),
+        logged["train"].iloc[:10, :4].reset_index(drop=True),
+    )
+    assert list(loaded.predict(example)) == list(
+        fitted_pipeline(config=SVCConfig(C=2.0), train_df=logged["train"]).predict(example)
+    )
+
+
+@pytest.mark.usefixtures("tracking")
+def test_requirements_are_explicit_pins() -> None:
+    """requirements.txt pins what loading needs, to the installed versions, nothing inferred."""
+    local = Path(mlflow.artifacts.download_artifacts("models:/unit_model/1"))
+    assert (local / "requirements.txt").read_text().split() == model_requirements()
+    assert f"skops=={version('skops')}" in model_requirements()
+    assert f"scikit-learn=={version('scikit-learn')}" in model_requirements()
+
+
+def test_no_link_for_a_local_store(logged: dict) -> None:
+    """A sqlite store has no UI to link to."""
+    assert "mlflow_run_url" not in logged["metadata"]

@@ -1,0 +1,122 @@
+"""Real services for the suite, each started once per session.
+
+PostgreSQL is the machine's server on 127.0.0.1:5432 (CI has one) or, where none answers, an
+embedded pgserver; each test module that writes gets a database of its own, dropped afterwards.
+The S3 store (SeaweedFS) and the MLflow tracking server are started here and stopped at the end.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from iris_assets import iris_table
+from iris_assets_tests import _services
+
+S3_ACCESS_KEY = "iris-test-access"
+S3_SECRET_KEY = "iris-test-secret-key"
+S3_BUCKET = "mlflow"
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server that allows CREATE DATABASE, reached over TCP where one answers."""
+    url = os.environ.get("IRIS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.OperationalError:
+        if os.environ.get("CI"):
+            raise
+        import pgserver
+
+        server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
+        yield server.get_uri()
+        server.cleanup()
+        return
+    yield url
+
+
+@pytest.fixture(scope="module")
+def database_url(postgres_server_url: str) -> Iterator[str]:
+    """An empty database of this module's own."""
+    with _services.postgres_database(
+        postgres_server_url, f"iris_test_{uuid.uuid4().hex[:12]}"
+    ) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def iris_database_url(database_url: str) -> str:
+    """A database whose `iris_data` holds the 150 iris rows."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        iris_table.seed(conn)
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def embedded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One IRIS_HOME for the session, so the embedded PostgreSQL is initialised once."""
+    return tmp_path_factory.mktemp("iris_home")
+
+
+@pytest.fixture
+def embedded_env(embedded_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No service configured: the embedded defaults under a temporary IRIS_HOME are in use."""
+    for name in (
+        "IRIS_DATABASE_URL",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_S3_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IRIS_HOME", str(embedded_home))
+    return embedded_home
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 API (SeaweedFS) with the MLflow bucket."""
+    workdir = tmp_path_factory.mktemp("seaweedfs")
+    with _services.seaweedfs_s3(workdir, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str, s3_endpoint: str
+) -> Iterator[str]:
+    """A real `mlflow server` over HTTP: backend store in PostgreSQL, artifacts proxied to S3."""
+    workdir = tmp_path_factory.mktemp("mlflow")
+    name = f"iris_test_mlflow_{uuid.uuid4().hex[:12]}"
+    with (
+        _services.postgres_database(postgres_server_url, name) as backend_url,
+        _services.mlflow_server(
+            workdir,
+            backend_store_uri=backend_url,
+            artifacts_destination=f"s3://{S3_BUCKET}",
+            env={
+                "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
+                "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+                "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+            },
+        ) as url,
+    ):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_endpoint: str):
+    """A boto3 client on the test S3 store, to look at what the server wrote."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id=S3_ACCESS_KEY,
+        aws_secret_access_key=S3_SECRET_KEY,
+        region_name="us-east-1",
+    )

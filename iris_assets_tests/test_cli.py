@@ -1,0 +1,69 @@
+"""The `iris-assets` console script against a real PostgreSQL."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+CLI = Path(sys.executable).with_name("iris-assets")
+
+
+def _run(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "IRIS_DATABASE_URL": database_url}
+    return subprocess.run(
+        [str(CLI), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _rows(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM iris_data").fetchone()
+    assert row is not None
+    return row[0]
+
+
+@pytest.fixture
+def empty_database(database_url: str) -> str:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS iris_data")
+    return database_url
+
+
+def test_seed_then_generate(empty_database: str) -> None:
+    """`seed` creates and fills the table once; `generate --count` adds exactly that many rows."""
+    first = _run("seed", database_url=empty_database)
+    assert first.returncode == 0, first.stderr
+    assert "Inserted 150 iris rows" in first.stderr
+    again = _run("seed", database_url=empty_database)
+    assert "already holds rows" in again.stderr
+    assert _rows(empty_database) == 150
+
+    generated = _run("generate", "--interval", "0", "--count", "3", database_url=empty_database)
+    assert generated.returncode == 0, generated.stderr
+    assert _rows(empty_database) == 153
+
+
+def test_generate_creates_a_missing_table(empty_database: str) -> None:
+    """`generate` on a database without the table creates it first."""
+    result = _run("generate", "--interval", "0", "--count", "2", database_url=empty_database)
+    assert result.returncode == 0, result.stderr
+    assert _rows(empty_database) == 2
+
+
+def test_password_is_not_printed(empty_database: str) -> None:
+    """The log names the database but not its password."""
+    url = empty_database.replace("postgresql://postgres@", "postgresql://postgres:pw-hidden-99@")
+    result = _run("seed", database_url=url)
+    assert result.returncode == 0, result.stderr
+    assert "pw-hidden-99" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("args", [["generate", "--count", "0"], ["generate", "--interval", "-1"]])
+def test_bad_arguments_are_refused(args: list[str], database_url: str) -> None:
+    """Nonsense counts and intervals are refused with the argument named."""
+    result = _run(*args, database_url=database_url)
+    assert result.returncode == 2
+    assert args[1] in result.stderr

@@ -1,0 +1,90 @@
+"""The Definitions as a user loads them, and the whole graph on the embedded services."""
+
+import importlib
+import tomllib
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+import iris_assets.definitions
+from iris_assets.definitions import defs
+
+ROOT = Path(__file__).parents[1]
+ASSET_KEYS = {
+    "iris_data",
+    "iris_df",
+    "train_df",
+    "valid_df",
+    "fitted_pipeline",
+    "metrics",
+    "registered_model",
+}
+
+
+def test_asset_keys_and_group_are_the_contract() -> None:
+    """Every asset of DESIGN.md exists under its key, in group `iris`."""
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    assert set(specs) == ASSET_KEYS
+    assert {spec.group_name for spec in specs.values()} == {"iris"}
+
+
+def test_lineage_runs_from_the_table_to_the_registry() -> None:
+    """iris_data is upstream of everything, registered_model downstream of everything."""
+    graph = defs.resolve_asset_graph()
+    upstream = graph.get(dg.AssetKey("registered_model")).parent_keys
+    inputs = ("iris_df", "train_df", "fitted_pipeline", "metrics")
+    assert upstream == {dg.AssetKey(key) for key in inputs}
+    assert graph.get(dg.AssetKey("iris_df")).parent_keys == {dg.AssetKey("iris_data")}
+
+
+def test_steps_run_in_one_process() -> None:
+    """The in-process executor spares each step a re-import of the code location."""
+    assert defs.resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
+
+
+def test_entry_points_load_this_module() -> None:
+    """`dagster dev` (workspace.yaml) and the CLI (pyproject) load iris_assets.definitions."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["tool"]["dagster"]["module_name"] == "iris_assets.definitions"
+    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    assert workspace["load_from"][0]["python_module"]["module_name"] == "iris_assets.definitions"
+
+
+def test_configured_services_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set variables become EnvVars (the UI shows their names, never the values)."""
+    monkeypatch.setenv("IRIS_DATABASE_URL", "postgresql://u:secret-pw@db:5432/iris")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    try:
+        reloaded = importlib.reload(iris_assets.definitions).defs
+        postgres = reloaded.resources["postgres"]
+        mlflow = reloaded.resources["mlflow"]
+        assert postgres.database_url == dg.EnvVar("IRIS_DATABASE_URL")
+        assert mlflow.tracking_uri == dg.EnvVar("MLFLOW_TRACKING_URI")
+        assert mlflow.aws_secret_access_key is None
+    finally:
+        monkeypatch.undo()
+        importlib.reload(iris_assets.definitions)
+
+
+def test_whole_graph_on_embedded_services(embedded_env: Path) -> None:
+    """Unconfigured, materializing everything registers a new sk_model version under IRIS_HOME."""
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == ASSET_KEYS - {"iris_data"}
+    (registered,) = result.asset_materializations_for_node("registered_model")
+    version = registered.metadata["model_version"].value
+
+    client = MlflowClient(f"sqlite:///{embedded_env / 'mlflow.db'}")
+    versions = client.search_model_versions("name = 'sk_model'")
+    assert max(int(v.version) for v in versions) == version
+    run = client.get_run(registered.metadata["mlflow_run_id"].value)
+    assert run.data.tags["dagster.run_id"] == result.run_id
+    assert set(run.data.metrics) == {"train_acc", "valid_acc"}
+    assert run.data.params["rows"] == "100"
+    assert list((embedded_env / "mlartifacts").rglob("model.skops"))

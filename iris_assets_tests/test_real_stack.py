@@ -1,0 +1,124 @@
+"""The main command against the real services: PostgreSQL over TCP, an MLflow server, S3."""
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+
+from iris_assets.iris_table import FEATURES, LABEL
+from iris_assets_tests._materialize import materialize
+
+MODEL_FILES = {
+    "MLmodel",
+    "model.skops",
+    "conda.yaml",
+    "python_env.yaml",
+    "requirements.txt",
+    "input_example.json",
+}
+
+
+@pytest.fixture(scope="module")
+def stack_env(iris_database_url: str, mlflow_server: str, tmp_path_factory) -> dict[str, str]:
+    """The variables a user sets; no S3 keys, since the server proxies artifacts."""
+    return {
+        "IRIS_DATABASE_URL": iris_database_url,
+        "MLFLOW_TRACKING_URI": mlflow_server,
+        "DAGSTER_HOME": str(tmp_path_factory.mktemp("dagster_home")),
+    }
+
+
+def _latest_version(client: MlflowClient) -> int:
+    versions = client.search_model_versions("name='sk_model'")
+    return max((int(v.version) for v in versions), default=0)
+
+
+@pytest.fixture(scope="module")
+def registered(stack_env: dict[str, str], mlflow_server: str, tmp_path_factory) -> dict:
+    """One `dagster asset materialize --select '*'` against the stack."""
+    client = MlflowClient(mlflow_server)
+    before = _latest_version(client)
+    result, seconds = materialize("*", cwd=tmp_path_factory.mktemp("cwd"), env=stack_env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    print(f"\ndagster asset materialize --select '*' against the stack: {seconds:.1f} s")
+    version = client.get_model_version("sk_model", str(_latest_version(client)))
+    return {
+        "client": client,
+        "before": before,
+        "version": version,
+        "run": client.get_run(version.run_id),
+        "stderr": result.stderr,
+    }
+
+
+def test_run_is_in_new_exp_with_both_metrics(registered: dict) -> None:
+    """The run sits in experiment new-exp with train_acc and valid_acc."""
+    run = registered["run"]
+    assert registered["client"].get_experiment(run.info.experiment_id).name == "new-exp"
+    assert set(run.data.metrics) >= {"train_acc", "valid_acc"}
+    assert run.info.status == "FINISHED"
+
+
+def test_version_went_up_by_one(registered: dict) -> None:
+    """Exactly one new version of sk_model was registered."""
+    assert int(registered["version"].version) == registered["before"] + 1
+
+
+def test_model_files_are_in_the_s3_bucket(registered: dict, s3_client) -> None:
+    """The bucket behind the server holds the model's files and the run's data.csv."""
+    keys = [
+        item["Key"]
+        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket="mlflow")
+        for item in page.get("Contents", [])
+    ]
+    model_id = registered["version"].source.removeprefix("models:/")
+    model_files = {Path(k).name for k in keys if f"/models/{model_id}/artifacts/" in k}
+    assert model_files >= MODEL_FILES
+    assert any(k.endswith(f"{registered['run'].info.run_id}/artifacts/data.csv") for k in keys)
+
+
+def test_signature_names_the_four_features(registered: dict, monkeypatch) -> None:
+    """The logged signature takes the four measurements as doubles."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registered["client"].tracking_uri)
+    info = mlflow.models.get_model_info(f"models:/sk_model/{registered['version'].version}")
+    assert [(c["name"], c["type"]) for c in info.signature.inputs.to_dict()] == [
+        (name, "double") for name in FEATURES
+    ]
+
+
+def test_loaded_model_reproduces_valid_acc(registered: dict, monkeypatch) -> None:
+    """Loaded from the registry, the model scores valid_acc on the valid rows of data.csv."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registered["client"].tracking_uri)
+    run = registered["run"]
+    data = pd.read_csv(
+        mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="data.csv")
+    )
+    _, valid = train_test_split(
+        data,
+        train_size=float(run.data.params["train_size"]),
+        random_state=int(run.data.params["random_state"]),
+    )
+    model = mlflow.sklearn.load_model(f"models:/sk_model/{registered['version'].version}")
+    valid_acc = accuracy_score(valid[LABEL], model.predict(valid[list(FEATURES)]))
+    assert valid_acc == pytest.approx(run.data.metrics["valid_acc"])
+    assert len(data) == 100
+
+
+def test_log_says_which_services_are_used(registered: dict, mlflow_server: str) -> None:
+    """The log names the database and the tracking server, never a password."""
+    assert f"MLflow tracking server {mlflow_server}" in registered["stderr"]
+    assert "(IRIS_DATABASE_URL)" in registered["stderr"]
+
+
+def test_partial_runs_share_one_dagster_home(
+    registered: dict, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`+metrics` and then `registered_model` alone both succeed and register the next version."""
+    for select in ("+metrics", "registered_model"):
+        result, _ = materialize(select, cwd=tmp_path, env=stack_env)
+        assert result.returncode == 0, result.stderr[-4000:]
+    assert _latest_version(registered["client"]) == int(registered["version"].version) + 1
