@@ -7,8 +7,12 @@ import random
 import time
 from collections.abc import Sequence
 
+from typing import TYPE_CHECKING
+
 from iris_assets import iris_table
-from iris_assets.resources.postgres import PostgresResource
+
+if TYPE_CHECKING:
+    from iris_assets.resources.postgres import PostgresResource
 
 _log = logging.getLogger("iris_assets")
 
@@ -16,6 +20,9 @@ _log = logging.getLogger("iris_assets")
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    # Imported after parsing: Dagster and pandas take seconds that --help and bad usage need not.
+    from iris_assets.resources.postgres import PostgresResource
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     postgres = PostgresResource(database_url=os.environ.get("IRIS_DATABASE_URL") or None)
     _log.info("Using %s", postgres.describe())
@@ -25,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         generate(postgres, interval=args.interval, count=args.count, seed_value=args.seed)
 
 
-def seed(postgres: PostgresResource) -> int:
+def seed(postgres: "PostgresResource") -> int:
     """Create `iris_data` if missing and insert the 150 iris rows unless it already has rows."""
     with postgres.connect() as conn:
         inserted = iris_table.seed(conn)
@@ -37,7 +44,7 @@ def seed(postgres: PostgresResource) -> int:
 
 
 def generate(
-    postgres: PostgresResource, interval: float, count: int | None, seed_value: int | None
+    postgres: "PostgresResource", interval: float, count: int | None, seed_value: int | None
 ) -> int:
     """Insert one random iris row every `interval` seconds, `count` times or until interrupted."""
     rng = random.Random(seed_value)

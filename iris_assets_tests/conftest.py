@@ -39,21 +39,24 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     yield url
 
 
-@pytest.fixture(scope="module")
-def database_url(postgres_server_url: str) -> Iterator[str]:
-    """An empty database of this module's own."""
-    with _services.postgres_database(
-        postgres_server_url, f"iris_test_{uuid.uuid4().hex[:12]}"
-    ) as url:
+def _database(server_url: str) -> Iterator[str]:
+    with _services.postgres_database(server_url, f"iris_test_{uuid.uuid4().hex[:12]}") as url:
         yield url
 
 
+@pytest.fixture
+def empty_database_url(postgres_server_url: str) -> Iterator[str]:
+    """An empty database of this test's own."""
+    yield from _database(postgres_server_url)
+
+
 @pytest.fixture(scope="module")
-def iris_database_url(database_url: str) -> str:
-    """A database whose `iris_data` holds the 150 iris rows."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        iris_table.seed(conn)
-    return database_url
+def iris_database_url(postgres_server_url: str) -> Iterator[str]:
+    """A database of this module's own whose `iris_data` holds the 150 iris rows."""
+    for url in _database(postgres_server_url):
+        with psycopg.connect(url, autocommit=True) as conn:
+            iris_table.seed(conn)
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -25,45 +25,40 @@ def _rows(database_url: str) -> int:
     return row[0]
 
 
-@pytest.fixture
-def empty_database(database_url: str) -> str:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS iris_data")
-    return database_url
-
-
-def test_seed_then_generate(empty_database: str) -> None:
+def test_seed_then_generate(empty_database_url: str) -> None:
     """`seed` creates and fills the table once; `generate --count` adds exactly that many rows."""
-    first = _run("seed", database_url=empty_database)
+    first = _run("seed", database_url=empty_database_url)
     assert first.returncode == 0, first.stderr
     assert "Inserted 150 iris rows" in first.stderr
-    again = _run("seed", database_url=empty_database)
+    again = _run("seed", database_url=empty_database_url)
     assert "already holds rows" in again.stderr
-    assert _rows(empty_database) == 150
+    assert _rows(empty_database_url) == 150
 
-    generated = _run("generate", "--interval", "0", "--count", "3", database_url=empty_database)
+    generated = _run("generate", "--interval", "0", "--count", "3", database_url=empty_database_url)
     assert generated.returncode == 0, generated.stderr
-    assert _rows(empty_database) == 153
+    assert _rows(empty_database_url) == 153
 
 
-def test_generate_creates_a_missing_table(empty_database: str) -> None:
+def test_generate_creates_a_missing_table(empty_database_url: str) -> None:
     """`generate` on a database without the table creates it first."""
-    result = _run("generate", "--interval", "0", "--count", "2", database_url=empty_database)
+    result = _run("generate", "--interval", "0", "--count", "2", database_url=empty_database_url)
     assert result.returncode == 0, result.stderr
-    assert _rows(empty_database) == 2
+    assert _rows(empty_database_url) == 2
 
 
-def test_password_is_not_printed(empty_database: str) -> None:
+def test_password_is_not_printed(empty_database_url: str) -> None:
     """The log names the database but not its password."""
-    url = empty_database.replace("postgresql://postgres@", "postgresql://postgres:pw-hidden-99@")
+    url = empty_database_url.replace(
+        "postgresql://postgres@", "postgresql://postgres:pw-hidden-99@"
+    )
     result = _run("seed", database_url=url)
     assert result.returncode == 0, result.stderr
     assert "pw-hidden-99" not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize("args", [["generate", "--count", "0"], ["generate", "--interval", "-1"]])
-def test_bad_arguments_are_refused(args: list[str], database_url: str) -> None:
+def test_bad_arguments_are_refused(args: list[str], empty_database_url: str) -> None:
     """Nonsense counts and intervals are refused with the argument named."""
-    result = _run(*args, database_url=database_url)
+    result = _run(*args, database_url=empty_database_url)
     assert result.returncode == 2
     assert args[1] in result.stderr

@@ -9,9 +9,8 @@ from iris_assets import iris_table
 
 
 @pytest.fixture
-def conn(database_url: str):
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS iris_data")
+def conn(empty_database_url: str):
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
         yield conn
 
 

@@ -2,6 +2,7 @@
 
 import dagster as dg
 import pandas as pd
+import psycopg
 from psycopg import sql
 
 from iris_assets.config import IrisDataConfig
@@ -31,7 +32,14 @@ def iris_df(
 ) -> dg.MaterializeResult[pd.DataFrame]:
     """The newest `limit` rows of `iris_data`, newest first: the four features and the label."""
     context.log.info(f"Reading {TABLE} from {postgres.describe()}")
-    frame = postgres.read_frame(NEWEST_ROWS, (config.limit,), columns=COLUMNS)
+    try:
+        frame = postgres.read_frame(NEWEST_ROWS, (config.limit,), columns=COLUMNS)
+    except psycopg.errors.UndefinedTable:
+        raise dg.Failure(
+            f"Table {TABLE} does not exist in {postgres.public_url()}. Create and fill it with "
+            "`iris-assets seed` (or `iris-assets generate`), or point IRIS_DATABASE_URL at the "
+            "database that holds it."
+        ) from None
     return dg.MaterializeResult(
         value=frame,
         metadata={

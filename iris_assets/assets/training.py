@@ -37,7 +37,7 @@ def iris_split(
         iris_df, train_size=config.train_size, random_state=config.random_state
     )
     for name, frame in (("train_df", train), ("valid_df", valid)):
-        if name in context.selected_output_names:
+        if name in context.op_execution_context.selected_output_names:
             frame.attrs[SPLIT_ATTR] = config.model_dump()
             yield dg.Output(frame, output_name=name, metadata={"dagster/row_count": len(frame)})
 

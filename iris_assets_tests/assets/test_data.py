@@ -2,6 +2,7 @@
 
 import dagster as dg
 import psycopg
+import pytest
 
 from iris_assets import iris_table
 from iris_assets.assets import iris_df
@@ -29,6 +30,15 @@ def test_reads_the_newest_rows_newest_first(iris_database_url: str) -> None:
     assert [tuple(row) for row in frame.head(2).itertuples(index=False)] == newest
     assert frame[list(iris_table.FEATURES)].dtypes.eq("float64").all()
     assert result.metadata["dagster/row_count"].value == 5
+
+
+def test_missing_table_says_what_to_do(empty_database_url: str) -> None:
+    """Without the table, the failure names it, the database and the command that creates it."""
+    postgres = PostgresResource(database_url=empty_database_url)
+    with pytest.raises(dg.Failure, match="iris_data does not exist") as failure:
+        iris_df(context=dg.build_asset_context(), config=IrisDataConfig(), postgres=postgres)
+    assert "iris-assets seed" in str(failure.value)
+    assert postgres.public_url() in str(failure.value)
 
 
 def test_metadata_names_the_source_without_password(iris_database_url: str) -> None:
