@@ -6,7 +6,6 @@ import os
 import random
 import time
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 from iris_assets import iris_table
