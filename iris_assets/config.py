@@ -52,9 +52,24 @@ class SVCConfig(dg.Config):
 
 
 class RegistryConfig(dg.Config):
-    """Where in MLflow the model goes."""
+    """Where in MLflow the model goes, and which alias marks the version to serve."""
 
     experiment: str = Field(default="new-exp", description="MLflow experiment of the run.")
     model_name: str = Field(
         default="sk_model", description="Registered model that receives a new version."
+    )
+    champion_alias: str = Field(
+        default="champion",
+        description="Alias moved to the new version when its valid_acc is at least the holder's.",
+    )
+
+
+class QualityGateConfig(dg.Config):
+    """The floor a model must reach before it may be registered."""
+
+    min_valid_acc: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="Lowest valid_acc that lets registered_model run.",
     )

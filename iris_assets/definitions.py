@@ -12,8 +12,13 @@ from iris_assets.assets import (
     metrics,
     registered_model,
 )
+from iris_assets.automation import build_new_rows_sensor, retrain_job, retrain_schedule
+from iris_assets.checks import served_model_loads, valid_acc_floor
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+
+RETRAIN_MIN_NEW_ROWS = int(os.environ.get("IRIS_RETRAIN_MIN_NEW_ROWS") or 100)
+"""New rows that make the sensor retrain: by default a whole new training window (`limit`)."""
 
 
 def _env(name: str) -> dg.EnvVar | None:
@@ -23,6 +28,10 @@ def _env(name: str) -> dg.EnvVar | None:
 
 defs = dg.Definitions(
     assets=[iris_data, iris_df, iris_split, fitted_pipeline, metrics, registered_model],
+    asset_checks=[valid_acc_floor, served_model_loads],
+    jobs=[retrain_job],
+    sensors=[build_new_rows_sensor(RETRAIN_MIN_NEW_ROWS)],
+    schedules=[retrain_schedule],
     resources={
         "postgres": PostgresResource(database_url=_env("IRIS_DATABASE_URL")),
         "mlflow": MLflowResource(

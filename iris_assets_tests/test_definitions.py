@@ -35,9 +35,27 @@ def test_lineage_runs_from_the_table_to_the_registry() -> None:
     """iris_data is upstream of everything, registered_model downstream of everything."""
     graph = defs.resolve_asset_graph()
     upstream = graph.get(dg.AssetKey("registered_model")).parent_keys
-    inputs = ("iris_df", "train_df", "fitted_pipeline", "metrics")
+    inputs = ("iris_df", "train_df", "valid_df", "fitted_pipeline", "metrics")
     assert upstream == {dg.AssetKey(key) for key in inputs}
     assert graph.get(dg.AssetKey("iris_df")).parent_keys == {dg.AssetKey("iris_data")}
+
+
+def test_checks_guard_metrics_and_the_registered_model() -> None:
+    """The quality gate blocks on metrics; the load check watches registered_model."""
+    checks = {
+        key.name: key.asset_key.to_user_string()
+        for key in defs.resolve_asset_graph().asset_check_keys
+    }
+    assert checks == {"valid_acc_floor": "metrics", "served_model_loads": "registered_model"}
+
+
+def test_retraining_automation_starts_stopped() -> None:
+    """The sensor and the schedule exist and, as Dagster users expect, start stopped."""
+    sensor = defs.resolve_sensor_def("new_iris_rows")
+    schedule = defs.resolve_schedule_def("retrain_iris_daily")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert sensor.job_name == schedule.job_name == "retrain_iris"
 
 
 def test_steps_run_in_one_process() -> None:
@@ -88,3 +106,5 @@ def test_whole_graph_on_embedded_services(embedded_env: Path) -> None:
     assert set(run.data.metrics) == {"train_acc", "valid_acc"}
     assert run.data.params["rows"] == "100"
     assert list((embedded_env / "mlartifacts").rglob("model.skops"))
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"valid_acc_floor": True, "served_model_loads": True}

@@ -10,6 +10,7 @@ from iris_assets.iris_table import FEATURES, LABEL, TABLE
 from iris_assets.resources.postgres import PostgresResource
 
 GROUP = "iris"
+ID = "id"
 COLUMNS = (*FEATURES, LABEL)
 
 iris_data = dg.AssetSpec(
@@ -20,9 +21,9 @@ iris_data = dg.AssetSpec(
 )
 
 NEWEST_ROWS = sql.SQL("SELECT {columns} FROM {table} ORDER BY {id} DESC LIMIT %s").format(
-    columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)),
+    columns=sql.SQL(", ").join(map(sql.Identifier, (ID, *COLUMNS))),
     table=sql.Identifier(TABLE),
-    id=sql.Identifier("id"),
+    id=sql.Identifier(ID),
 )
 
 
@@ -30,20 +31,36 @@ NEWEST_ROWS = sql.SQL("SELECT {columns} FROM {table} ORDER BY {id} DESC LIMIT %s
 def iris_df(
     context: dg.AssetExecutionContext, config: IrisDataConfig, postgres: PostgresResource
 ) -> dg.MaterializeResult[pd.DataFrame]:
-    """The newest `limit` rows of `iris_data`, newest first: the four features and the label."""
+    """The newest `limit` rows of `iris_data`, newest first: the four features and the label.
+
+    The table's `id` becomes the index: it traces every row back to the table, yet is no column
+    the model could learn from.
+    """
     context.log.info(f"Reading {TABLE} from {postgres.describe()}")
     try:
-        frame = postgres.read_frame(NEWEST_ROWS, (config.limit,), columns=COLUMNS)
+        rows = postgres.read_frame(NEWEST_ROWS, (config.limit,), columns=(ID, *COLUMNS))
     except psycopg.errors.UndefinedTable:
         raise dg.Failure(
             f"Table {TABLE} does not exist in {postgres.public_url()}. Create and fill it with "
             "`iris-assets seed` (or `iris-assets generate`), or point IRIS_DATABASE_URL at the "
             "database that holds it."
         ) from None
-    return dg.MaterializeResult(
-        value=frame,
-        metadata={
-            "dagster/row_count": dg.MetadataValue.int(len(frame)),
-            "source": dg.MetadataValue.text(postgres.public_url()),
-        },
-    )
+    frame = rows.set_index(ID)
+    return dg.MaterializeResult(value=frame, metadata=_metadata(frame, postgres))
+
+
+def _metadata(frame: pd.DataFrame, postgres: PostgresResource) -> dict[str, dg.MetadataValue]:
+    """Row counts as numbers the UI plots across runs, and the class balance as a table."""
+    counts = frame[LABEL].value_counts().sort_index()
+    lines = ["| target | rows |", "| --- | --- |"]
+    lines += [f"| {label} | {n} |" for label, n in counts.items()]
+    metadata: dict[str, dg.MetadataValue] = {
+        "dagster/row_count": dg.MetadataValue.int(len(frame)),
+        "source": dg.MetadataValue.text(postgres.public_url()),
+        "rows_per_class": dg.MetadataValue.md("\n".join(lines)),
+        **{f"rows_target_{label}": dg.MetadataValue.int(int(n)) for label, n in counts.items()},
+    }
+    if not frame.empty:
+        metadata["min_id"] = dg.MetadataValue.int(int(frame.index.min()))
+        metadata["max_id"] = dg.MetadataValue.int(int(frame.index.max()))
+    return metadata

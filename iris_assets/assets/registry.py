@@ -1,18 +1,25 @@
 """The model logged to MLflow with its data, and registered as a new version."""
 
+import os
+import subprocess
 import warnings
+from functools import cache
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pandas as pd
-from mlflow import log_input, log_metrics, log_params, log_text
+from matplotlib.figure import Figure
+from mlflow import log_figure, log_input, log_metrics, log_params, log_text
 from mlflow.data import from_pandas
 from mlflow.entities import Run
 from mlflow.models import infer_signature
 from mlflow.sklearn import log_model
+from sklearn.metrics import ConfusionMatrixDisplay
 from sklearn.pipeline import Pipeline
 
+from iris_assets.assets._champion import SCORE, Promotion, promote_if_better
 from iris_assets.assets._dataset_source import PostgresQuerySource
 from iris_assets.assets.data import GROUP, NEWEST_ROWS
 from iris_assets.assets.training import SPLIT_ATTR
@@ -40,15 +47,18 @@ def registered_model(
     postgres: PostgresResource,
     iris_df: pd.DataFrame,
     train_df: pd.DataFrame,
+    valid_df: pd.DataFrame,
     fitted_pipeline: Pipeline,
     metrics: dict[str, float],
 ) -> dg.MaterializeResult:
-    """One MLflow run with params, metrics, data and model; the model becomes a new version."""
+    """One MLflow run with params, metrics, data and model; the model becomes a new version.
+
+    The version takes the champion alias when it scores at least as well as the current holder.
+    """
     context.log.info(
         f"Logging to {mlflow.describe()}, experiment {config.experiment!r}; "
         f"data from {postgres.describe()}"
     )
-    run_id = context.run.run_id
     features = train_df[list(FEATURES)]
     dataset = from_pandas(
         iris_df,
@@ -56,17 +66,20 @@ def registered_model(
         targets=LABEL,
         name=TABLE,
     )
-    tags = {"dagster.run_id": run_id, "dagster.asset_key": context.asset_key.to_user_string()}
+    tags = _lineage_tags(context, iris_df)
     with (
         warnings.catch_warnings(),
-        mlflow.start_run(config.experiment, run_name=f"dagster-{run_id[:8]}", tags=tags) as run,
+        mlflow.start_run(
+            config.experiment, run_name=f"dagster-{context.run.run_id[:8]}", tags=tags
+        ) as run,
     ):
         # MLflow hints that integer columns cannot hold missing values; predicted labels never miss.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         log_params(_params(iris_df, train_df, fitted_pipeline))
         log_metrics(metrics)
         log_input(dataset, context="training")
-        log_text(iris_df.to_csv(index=False), "data.csv")
+        log_text(iris_df.to_csv(), "data.csv")
+        log_figure(confusion_matrix_figure(fitted_pipeline, valid_df), "confusion_matrix.png")
         model_info = log_model(
             fitted_pipeline,
             name=config.model_name,
@@ -78,10 +91,82 @@ def registered_model(
             registered_model_name=config.model_name,
         )
     version = int(model_info.registered_model_version)
-    context.log.info(
-        f"Registered version {version} of {config.model_name} from run {run.info.run_id}"
+    promotion = promote_if_better(
+        mlflow.client(), config.model_name, config.champion_alias, version, metrics[SCORE]
     )
-    return dg.MaterializeResult(metadata=_metadata(mlflow, config, run, version))
+    context.log.info(
+        f"Registered version {version} of {config.model_name} from run {run.info.run_id}; "
+        + _describe(promotion, config.champion_alias, version)
+    )
+    return dg.MaterializeResult(
+        metadata={
+            **_metadata(mlflow, config, run, version),
+            **_promotion_metadata(promotion, config.champion_alias),
+        }
+    )
+
+
+def confusion_matrix_figure(pipeline: Pipeline, rows: pd.DataFrame) -> Figure:
+    """Predicted against true labels of `rows`: where the model confuses which species."""
+    figure = Figure(figsize=(4, 4), layout="constrained")
+    ConfusionMatrixDisplay.from_predictions(
+        rows[LABEL], pipeline.predict(rows[list(FEATURES)]), ax=figure.add_subplot(), colorbar=False
+    )
+    figure.axes[0].set_title("valid split")
+    return figure
+
+
+def _lineage_tags(context: dg.AssetExecutionContext, iris_df: pd.DataFrame) -> dict[str, str]:
+    """What leads from the MLflow run back to Dagster, the code and the table rows."""
+    tags = {
+        "dagster.run_id": context.run.run_id,
+        "dagster.asset_key": context.asset_key.to_user_string(),
+        "code_version": code_version(),
+    }
+    if not iris_df.empty:
+        tags["iris_data.min_id"] = str(iris_df.index.min())
+        tags["iris_data.max_id"] = str(iris_df.index.max())
+    return tags
+
+
+@cache
+def code_version() -> str:
+    """The git commit of this code, `IRIS_CODE_VERSION` where there is no checkout, or unknown."""
+    if from_env := os.environ.get("IRIS_CODE_VERSION"):
+        return from_env
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit.stdout.strip()
+
+
+def _describe(promotion: Promotion, alias: str, version: int) -> str:
+    if promotion.previous_version is None:
+        return f"{alias} now points at version {version} (no version held it)"
+    against = f"version {promotion.previous_version} (valid_acc {promotion.previous_score})"
+    if promotion.promoted:
+        return f"{alias} moved to version {version} from {against}"
+    return f"{alias} stays on {against}"
+
+
+def _promotion_metadata(promotion: Promotion, alias: str) -> dict[str, dg.MetadataValue]:
+    metadata: dict[str, dg.MetadataValue] = {
+        "champion_alias": dg.MetadataValue.text(alias),
+        "promoted": dg.MetadataValue.bool(promotion.promoted),
+    }
+    if promotion.previous_version is not None:
+        metadata["previous_champion_version"] = dg.MetadataValue.int(promotion.previous_version)
+    if promotion.previous_score is not None:
+        metadata["previous_champion_valid_acc"] = dg.MetadataValue.float(promotion.previous_score)
+    return metadata
 
 
 def _params(iris_df: pd.DataFrame, train_df: pd.DataFrame, pipeline: Pipeline) -> dict[str, Any]:
@@ -101,6 +186,7 @@ def _metadata(
     run_id = run.info.run_id
     metadata: dict[str, dg.MetadataValue] = {
         "experiment": dg.MetadataValue.text(config.experiment),
+        "model_name": dg.MetadataValue.text(config.model_name),
         "mlflow_run_id": dg.MetadataValue.text(run_id),
         "model_uri": dg.MetadataValue.text(f"models:/{config.model_name}/{version}"),
         "model_version": dg.MetadataValue.int(version),

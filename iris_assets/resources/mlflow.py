@@ -56,17 +56,24 @@ class MLflowResource(dg.ConfigurableResource):
         return f"{uri.rstrip('/')}/#/{fragment}"
 
     @contextmanager
-    def start_run(self, experiment: str, run_name: str, tags: Mapping[str, str]) -> Iterator[Run]:
-        """An active run in `experiment`, ended FAILED if the block raises.
+    def activated(self) -> Iterator[None]:
+        """MLflow's module-level API (`log_model`, `pyfunc.load_model`) aimed at this store.
 
-        MLflow's fluent API (which `log_model` needs) keeps the tracking URI and the S3 settings in
-        process-wide state; both are set for the block only, so one materialization cannot steer the
-        next one.
+        That API keeps the tracking URI and the S3 settings in process-wide state; both are set
+        for the block only, so one materialization cannot steer the next one.
         """
-        experiment_id = self._experiment_id(experiment)
         with (
             _scoped_environ(self._s3_environ()),
             _scoped_tracking_uri(self.resolved_tracking_uri()),
+        ):
+            yield
+
+    @contextmanager
+    def start_run(self, experiment: str, run_name: str, tags: Mapping[str, str]) -> Iterator[Run]:
+        """An active run in `experiment` (made on first use), ended FAILED if the block raises."""
+        experiment_id = self._experiment_id(experiment)
+        with (
+            self.activated(),
             mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags)),
         ):
             active = mlflow.active_run()

@@ -1,6 +1,7 @@
 """registered_model: one complete MLflow run and a new model version, in a local store."""
 
 import json
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -25,12 +26,13 @@ def logged(tmp_path_factory: pytest.TempPathFactory, iris_frame: pd.DataFrame) -
     """One materialization of registered_model against a fresh sqlite store."""
     store = tmp_path_factory.mktemp("registry_store")
     uri = f"sqlite:///{store / 'mlflow.db'}"
-    train = iris_frame.iloc[::2].copy()
+    train, valid = iris_frame.iloc[::2].copy(), iris_frame.iloc[1::2].copy()
     train.attrs[SPLIT_ATTR] = {"train_size": 0.5, "random_state": 1}
     pipeline = fitted_pipeline(config=SVCConfig(C=2.0), train_df=train)
     upstream = {
         "iris_df": iris_frame,
         "train_df": train,
+        "valid_df": valid,
         "fitted_pipeline": pipeline,
         "metrics": {"train_acc": 0.99, "valid_acc": 0.95},
     }
@@ -79,13 +81,47 @@ def test_run_is_in_the_experiment_with_params_and_metrics(logged: dict) -> None:
     assert "dagster.run_id" in run.data.tags
 
 
+def test_lineage_tags_lead_back_to_dagster_code_and_rows(logged: dict) -> None:
+    """The run names the Dagster run and asset, the code's commit and the id range trained on."""
+    tags = logged["run"].data.tags
+    assert tags["dagster.asset_key"] == "registered_model"
+    assert tags["iris_data.min_id"] == "1"
+    assert tags["iris_data.max_id"] == "150"
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent,
+    ).stdout.strip()
+    assert tags["code_version"] == head
+
+
+def test_confusion_matrix_is_an_image_artifact(logged: dict) -> None:
+    """The valid split's confusion matrix is logged as a PNG."""
+    local = mlflow.artifacts.download_artifacts(
+        run_id=logged["run"].info.run_id,
+        artifact_path="confusion_matrix.png",
+        tracking_uri=logged["uri"],
+    )
+    assert Path(local).read_bytes().startswith(b"\x89PNG")
+
+
+def test_first_version_becomes_champion(logged: dict) -> None:
+    """With no champion yet, the new version takes the alias."""
+    assert logged["metadata"]["promoted"].value is True
+    assert "previous_champion_version" not in logged["metadata"]
+    champion = logged["client"].get_model_version_by_alias("unit_model", "champion")
+    assert str(champion.version) == "1"
+
+
 def test_data_is_logged_as_csv_and_dataset(logged: dict, iris_frame: pd.DataFrame) -> None:
     """data.csv holds the rows read; the dataset input names table and query, never the password."""
     run = logged["run"]
     local = mlflow.artifacts.download_artifacts(
         run_id=run.info.run_id, artifact_path="data.csv", tracking_uri=logged["uri"]
     )
-    pd.testing.assert_frame_equal(pd.read_csv(local), iris_frame)
+    pd.testing.assert_frame_equal(pd.read_csv(local, index_col="id"), iris_frame)
     (dataset_input,) = run.inputs.dataset_inputs
     source = json.loads(dataset_input.dataset.source)
     assert dataset_input.dataset.source_type == "postgresql"

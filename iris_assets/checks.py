@@ -1,0 +1,67 @@
+"""Asset checks: a model must be good enough to register, and the registered one must load."""
+
+import dagster as dg
+import pandas as pd
+from mlflow.pyfunc import load_model
+
+from iris_assets.assets import metrics, registered_model
+from iris_assets.config import QualityGateConfig
+from iris_assets.resources.mlflow import MLflowResource
+
+
+@dg.asset_check(asset=metrics, blocking=True)
+def valid_acc_floor(config: QualityGateConfig, metrics: dict[str, float]) -> dg.AssetCheckResult:
+    """Blocks registered_model while valid_acc is below the configured floor."""
+    valid_acc = metrics["valid_acc"]
+    passed = valid_acc >= config.min_valid_acc
+    verdict = "reaches" if passed else "is below"
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"valid_acc {valid_acc:.3f} {verdict} the floor {config.min_valid_acc:.3f}"
+            + ("" if passed else "; nothing is registered. Check the data and the SVC config.")
+        ),
+        metadata={
+            "valid_acc": dg.MetadataValue.float(valid_acc),
+            "min_valid_acc": dg.MetadataValue.float(config.min_valid_acc),
+        },
+    )
+
+
+@dg.asset_check(asset=registered_model, blocking=True)
+def served_model_loads(
+    context: dg.AssetCheckExecutionContext, mlflow: MLflowResource
+) -> dg.AssetCheckResult:
+    """The champion and the newest version load with pyfunc and predict on their input example.
+
+    Blocking, so a model that cannot be served fails the run instead of passing quietly.
+    """
+    event = context.instance.get_latest_materialization_event(registered_model.key)
+    if event is None or event.asset_materialization is None:
+        return dg.AssetCheckResult(
+            passed=False, description="registered_model has never been materialized."
+        )
+    metadata = event.asset_materialization.metadata
+    model_name = metadata["model_name"].value
+    uris = [f"models:/{model_name}@{metadata['champion_alias'].value}", metadata["model_uri"].value]
+    results: dict[str, dg.MetadataValue] = {}
+    for uri in uris:
+        try:
+            with mlflow.activated():
+                model = load_model(uri)
+                example = pd.DataFrame(model.input_example)
+                predictions = model.predict(example)
+        except Exception as error:
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=f"{uri} failed to load or predict: {type(error).__name__}: {error}",
+                metadata={"model_uri": dg.MetadataValue.text(uri)},
+            )
+        results[uri] = dg.MetadataValue.int(len(predictions))
+    return dg.AssetCheckResult(
+        passed=True,
+        description=f"{' and '.join(uris)} load and predict on their input examples.",
+        metadata={f"predictions from {uri}": count for uri, count in results.items()},
+    )

@@ -1,0 +1,33 @@
+"""The project's graph with resources of a test's choosing, run in this process."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from iris_assets.definitions import defs
+
+_CHECKS_ONLY = dg.define_asset_job("checks_only", selection=dg.AssetSelection.all_asset_checks())
+
+
+def run_graph(
+    resources: Mapping[str, Any],
+    instance: dg.DagsterInstance,
+    ops: Mapping[str, dict] | None = None,
+    checks_only: bool = False,
+) -> dg.ExecuteInProcessResult:
+    """Materialize every asset (or run only the checks) with `ops` config; failures are returned."""
+    test_defs = dg.Definitions(
+        assets=list(defs.assets or []),
+        asset_checks=list(defs.asset_checks or []),
+        jobs=[_CHECKS_ONLY],
+        resources=dict(resources),
+        executor=dg.in_process_executor,
+    )
+    job = (
+        test_defs.resolve_job_def(_CHECKS_ONLY.name)
+        if checks_only
+        else test_defs.resolve_implicit_global_asset_job_def()
+    )
+    run_config = {"ops": {name: {"config": config} for name, config in (ops or {}).items()}}
+    return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
