@@ -1,12 +1,57 @@
-"""Asset checks: a model must be good enough to register, and the registered one must load."""
+"""Asset checks: the rows must be trainable, the model good enough, the registered one loadable."""
+
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pandas as pd
 from mlflow.pyfunc import load_model
 
-from iris_assets.assets import metrics, registered_model
-from iris_assets.config import QualityGateConfig
+from iris_assets import data_quality
+from iris_assets.assets import iris_df, metrics, registered_model
+from iris_assets.config import DataQualityConfig, QualityGateConfig
 from iris_assets.resources.mlflow import MLflowResource
+
+_DATA_CHECKS: dict[str, tuple[str, Callable[[pd.DataFrame], str | None]]] = {
+    "iris_df_schema": (
+        "The four features are numeric and the label an integer class.",
+        data_quality.schema_problem,
+    ),
+    "iris_df_no_missing_values": (
+        "No NULL, NaN or infinite feature or label.",
+        data_quality.missing_values_problem,
+    ),
+    "iris_df_two_classes": ("At least two classes to tell apart.", data_quality.class_problem),
+}
+
+
+@dg.multi_asset_check(
+    specs=[
+        *(
+            dg.AssetCheckSpec(name, asset=iris_df, blocking=True, description=description)
+            for name, (description, _) in _DATA_CHECKS.items()
+        ),
+        dg.AssetCheckSpec(
+            "iris_df_enough_rows",
+            asset=iris_df,
+            blocking=True,
+            description="Enough rows for a split worth training and scoring on.",
+        ),
+    ]
+)
+def iris_df_is_trainable(
+    config: DataQualityConfig, iris_df: pd.DataFrame
+) -> Iterator[dg.AssetCheckResult]:
+    """Stops the run before training when the rows cannot make a model, and says why."""
+    problems = {name: find(iris_df) for name, (_, find) in _DATA_CHECKS.items()}
+    problems["iris_df_enough_rows"] = data_quality.row_count_problem(iris_df, config.min_rows)
+    for name, problem in problems.items():
+        yield dg.AssetCheckResult(
+            check_name=name,
+            passed=problem is None,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=problem or "ok",
+            metadata={"rows": dg.MetadataValue.int(len(iris_df))},
+        )
 
 
 @dg.asset_check(asset=metrics, blocking=True)

@@ -1,9 +1,10 @@
 """Run configuration of the assets; every default is the tutorial's."""
 
+import re
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 
 class IrisDataConfig(dg.Config):
@@ -54,13 +55,42 @@ class SVCConfig(dg.Config):
 class RegistryConfig(dg.Config):
     """Where in MLflow the model goes, and which alias marks the version to serve."""
 
-    experiment: str = Field(default="new-exp", description="MLflow experiment of the run.")
+    experiment: str = Field(
+        default="new-exp",
+        min_length=1,
+        max_length=500,
+        pattern=r"\S",
+        description="MLflow experiment of the run.",
+    )
     model_name: str = Field(
-        default="sk_model", description="Registered model that receives a new version."
+        default="sk_model",
+        min_length=1,
+        max_length=256,
+        pattern=r"^[^/:]*[^/:\s][^/:]*$",
+        description="Registered model that receives a new version (no '/' or ':').",
     )
     champion_alias: str = Field(
         default="champion",
-        description="Alias moved to the new version when its valid_acc is at least the holder's.",
+        max_length=255,
+        pattern=r"^[\w-]+$",
+        description="Alias moved to the new version when its valid_acc is at least the holder's "
+        "(letters, digits, '_' and '-'; not 'latest' or 'v<number>').",
+    )
+
+    @field_validator("champion_alias")
+    @classmethod
+    def _not_reserved(cls, alias: str) -> str:
+        """MLflow keeps 'latest' and 'v<number>' for itself."""
+        if alias.lower() == "latest" or re.fullmatch(r"v\d+", alias):
+            raise ValueError(f"alias {alias!r} is reserved by MLflow; choose another name")
+        return alias
+
+
+class DataQualityConfig(dg.Config):
+    """What the rows must offer before anything is trained."""
+
+    min_rows: int = Field(
+        default=10, ge=2, description="Fewest rows iris_df must hold to train and score."
     )
 
 

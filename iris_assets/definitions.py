@@ -13,7 +13,7 @@ from iris_assets.assets import (
     registered_model,
 )
 from iris_assets.automation import build_new_rows_sensor, retrain_job, retrain_schedule
-from iris_assets.checks import served_model_loads, valid_acc_floor
+from iris_assets.checks import iris_df_is_trainable, served_model_loads, valid_acc_floor
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
@@ -28,7 +28,7 @@ def _env(name: str) -> dg.EnvVar | None:
 
 defs = dg.Definitions(
     assets=[iris_data, iris_df, iris_split, fitted_pipeline, metrics, registered_model],
-    asset_checks=[valid_acc_floor, served_model_loads],
+    asset_checks=[iris_df_is_trainable, valid_acc_floor, served_model_loads],
     jobs=[retrain_job],
     sensors=[build_new_rows_sensor(RETRAIN_MIN_NEW_ROWS)],
     schedules=[retrain_schedule],

@@ -31,3 +31,10 @@ def run_graph(
     )
     run_config = {"ops": {name: {"config": config} for name, config in (ops or {}).items()}}
     return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """Everything a user reads about a failed run: step errors with their causes, failed checks."""
+    errors = [event.step_failure_data.error for event in result.get_step_failure_events()]
+    checks = [e.description for e in result.get_asset_check_evaluations() if not e.passed]
+    return "\n".join([*(error.to_string() for error in errors if error), *filter(None, checks)])

@@ -2,9 +2,13 @@
 
 import dagster as dg
 import pytest
+from mlflow.tracking import MlflowClient
 from pydantic import ValidationError
 
 from iris_assets.config import IrisDataConfig, RegistryConfig, SplitConfig, SVCConfig
+from iris_assets.resources.mlflow import MLflowResource
+from iris_assets.resources.postgres import PostgresResource
+from iris_assets_tests._graph import failure_text, run_graph
 
 
 def test_defaults_are_the_tutorials() -> None:
@@ -68,3 +72,56 @@ def test_unknown_kernel_is_refused_before_the_run() -> None:
             [uses_svc_config],
             run_config={"ops": {"uses_svc_config": {"config": {"kernel": "cubic"}}}},
         )
+
+
+# (op, config, words the failure must contain); every run is against the real services.
+RUN_CASES = [
+    ("iris_df", {"limit": 0}, "greater than or equal to 1"),
+    ("iris_split", {"train_size": 1.5}, "less than 1"),
+    ("iris_split", {"train_size": 0.01}, "1 to train and 99 to score"),
+    ("registered_model", {"model_name": "team/sk_model"}, "model_name"),
+    ("registered_model", {"experiment": ""}, "experiment"),
+    ("registered_model", {"champion_alias": "latest"}, "reserved by MLflow"),
+]
+
+
+@pytest.mark.parametrize(
+    ("op", "config", "words"), RUN_CASES, ids=[f"{c[0]}-{c[1]}" for c in RUN_CASES]
+)
+def test_invalid_config_fails_its_step_and_registers_nothing(
+    iris_database_url: str, mlflow_server: str, op: str, config: dict, words: str
+) -> None:
+    """A value MLflow or scikit-learn would reject fails at its step, before any MLflow write."""
+    runs_before = _mlflow_run_count(mlflow_server)
+    result = run_graph(
+        {
+            "postgres": PostgresResource(database_url=iris_database_url),
+            "mlflow": MLflowResource(tracking_uri=mlflow_server),
+        },
+        dg.DagsterInstance.ephemeral(),
+        ops={op: config},
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == op
+    assert words in failure_text(result)
+    assert _mlflow_run_count(mlflow_server) == runs_before
+
+
+def test_unknown_kernel_is_refused_before_the_run_starts(iris_database_url: str) -> None:
+    """Values outside a fixed set are refused by Dagster's own config validation, at launch."""
+    with pytest.raises(dg.DagsterInvalidConfigError, match="kernel"):
+        run_graph(
+            {
+                "postgres": PostgresResource(database_url=iris_database_url),
+                "mlflow": MLflowResource(),
+            },
+            dg.DagsterInstance.ephemeral(),
+            ops={"fitted_pipeline": {"kernel": "cubic"}},
+        )
+
+
+def _mlflow_run_count(tracking_uri: str) -> int:
+    client = MlflowClient(tracking_uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return len(client.search_runs(experiments, max_results=10_000)) if experiments else 0

@@ -1,5 +1,6 @@
 """The seeded split, the fitted pipeline and its accuracy."""
 
+import math
 from collections.abc import Iterator
 
 import dagster as dg
@@ -33,6 +34,13 @@ def iris_split(
     context: dg.AssetExecutionContext, config: SplitConfig, iris_df: pd.DataFrame
 ) -> Iterator[dg.Output[pd.DataFrame]]:
     """One seeded shuffle feeds both splits, so they never overlap whichever one is selected."""
+    valid_rows = math.ceil(len(iris_df) * (1 - config.train_size))
+    if len(iris_df) - valid_rows < 2 or valid_rows < 1:
+        raise dg.Failure(
+            f"train_size {config.train_size} splits {len(iris_df)} rows into "
+            f"{len(iris_df) - valid_rows} to train and {valid_rows} to score; both need rows. "
+            "Raise iris_df's limit or choose a train_size nearer 0.8."
+        )
     train, valid = train_test_split(
         iris_df, train_size=config.train_size, random_state=config.random_state
     )

@@ -1,0 +1,107 @@
+"""Bad rows in the real table stop the run before training, with a message that says what to do."""
+
+import uuid
+
+import dagster as dg
+import psycopg
+import pytest
+from mlflow.tracking import MlflowClient
+
+from iris_assets import iris_table
+from iris_assets.resources.mlflow import MLflowResource
+from iris_assets.resources.postgres import PostgresResource
+from iris_assets_tests._graph import failure_text, run_graph
+
+SEED = "SEED"
+
+
+def _table(conn: psycopg.Connection, rows: list | str, *statements: str) -> None:
+    if rows == SEED:
+        iris_table.seed(conn)
+    else:
+        iris_table.create_table(conn)
+        iris_table.insert_rows(conn, rows)
+    for statement in statements:
+        conn.execute(statement)
+
+
+# (case, rows, SQL run after filling, failing step, words the message must contain)
+CASES = [
+    ("missing table", None, (), "iris_df", ["iris_data does not exist", "iris-assets seed"]),
+    ("empty table", [], (), "iris_df_is_trainable", ["gave 0 row(s)", "at least 10"]),
+    (
+        "fewer rows than the split needs",
+        [(5.1, 3.5, 1.4, 0.2, 0), (7.0, 3.2, 4.7, 1.4, 1), (6.3, 3.3, 6.0, 2.5, 2)],
+        (),
+        "iris_df_is_trainable",
+        ["gave 3 row(s)", "at least 10"],
+    ),
+    (
+        "one class only",
+        [(5.1, 3.5, 1.4, 0.2, 0)] * 30,
+        (),
+        "iris_df_is_trainable",
+        ["only class 0", "at least two"],
+    ),
+    (
+        "a NULL feature",
+        SEED,
+        ("UPDATE iris_data SET sepal_width = NULL WHERE id = 120",),
+        "iris_df_is_trainable",
+        ["1 NULL, NaN or infinite value(s)", "sepal_width: 1", "delete or correct"],
+    ),
+    (
+        "an infinite feature",
+        SEED,
+        ("UPDATE iris_data SET petal_length = 'Infinity' WHERE id IN (100, 101)",),
+        "iris_df_is_trainable",
+        ["2 NULL, NaN or infinite value(s)", "petal_length: 2"],
+    ),
+    (
+        "a non-numeric feature column",
+        SEED,
+        (
+            "ALTER TABLE iris_data ALTER COLUMN sepal_length TYPE text",
+            "UPDATE iris_data SET sepal_length = 'n/a' WHERE id = 140",
+        ),
+        "iris_df_is_trainable",
+        ["iris_data.sepal_length is not numeric", "'n/a'", "id 140"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "statements", "step", "words"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_bad_rows_fail_before_training(
+    empty_database_url: str,
+    mlflow_server: str,
+    rows: list | str | None,
+    statements: tuple[str, ...],
+    step: str,
+    words: list[str],
+) -> None:
+    """The named step fails with the column, count and fix; nothing is trained or registered."""
+    if rows is not None:
+        with psycopg.connect(empty_database_url, autocommit=True) as conn:
+            _table(conn, rows, *statements)
+    model_name = f"bad_data_{uuid.uuid4().hex[:8]}"
+    result = run_graph(
+        {
+            "postgres": PostgresResource(database_url=empty_database_url),
+            "mlflow": MLflowResource(tracking_uri=mlflow_server),
+        },
+        dg.DagsterInstance.ephemeral(),
+        ops={"registered_model": {"model_name": model_name}},
+    )
+    assert not result.success
+    failed_steps = {event.step_key for event in result.get_step_failure_events()}
+    assert failed_steps == {step}
+    text = failure_text(result)
+    for word in words:
+        assert word in text
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert not materialized & {"fitted_pipeline", "metrics", "registered_model"}
+    assert MlflowClient(mlflow_server).search_model_versions(f"name='{model_name}'") == []
