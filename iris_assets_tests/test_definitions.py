@@ -40,13 +40,20 @@ def test_lineage_runs_from_the_table_to_the_registry() -> None:
     assert graph.get(dg.AssetKey("iris_df")).parent_keys == {dg.AssetKey("iris_data")}
 
 
-def test_checks_guard_metrics_and_the_registered_model() -> None:
-    """The quality gate blocks on metrics; the load check watches registered_model."""
+def test_checks_guard_the_rows_the_metrics_and_the_registered_model() -> None:
+    """Data checks on iris_df, the gate on metrics, the load check on registered_model."""
     checks = {
         key.name: key.asset_key.to_user_string()
         for key in defs.resolve_asset_graph().asset_check_keys
     }
-    assert checks == {"valid_acc_floor": "metrics", "served_model_loads": "registered_model"}
+    assert checks == {
+        "iris_df_schema": "iris_df",
+        "iris_df_no_missing_values": "iris_df",
+        "iris_df_two_classes": "iris_df",
+        "iris_df_enough_rows": "iris_df",
+        "valid_acc_floor": "metrics",
+        "served_model_loads": "registered_model",
+    }
 
 
 def test_retraining_automation_starts_stopped() -> None:
@@ -107,4 +114,5 @@ def test_whole_graph_on_embedded_services(embedded_env: Path) -> None:
     assert run.data.params["rows"] == "100"
     assert list((embedded_env / "mlartifacts").rglob("model.skops"))
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"valid_acc_floor": True, "served_model_loads": True}
+    assert len(checks) == 6
+    assert all(checks.values())

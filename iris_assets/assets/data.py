@@ -11,6 +11,9 @@ from iris_assets.resources.postgres import PostgresResource
 
 GROUP = "iris"
 ID = "id"
+
+TRANSIENT_FAILURES = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+"""For steps that talk to a service: a blip is retried; `dg.Failure(allow_retries=False)` is not."""
 COLUMNS = (*FEATURES, LABEL)
 
 iris_data = dg.AssetSpec(
@@ -27,7 +30,12 @@ NEWEST_ROWS = sql.SQL("SELECT {columns} FROM {table} ORDER BY {id} DESC LIMIT %s
 )
 
 
-@dg.asset(group_name=GROUP, deps=[iris_data], kinds={"postgres", "pandas"})
+@dg.asset(
+    group_name=GROUP,
+    deps=[iris_data],
+    kinds={"postgres", "pandas"},
+    retry_policy=TRANSIENT_FAILURES,
+)
 def iris_df(
     context: dg.AssetExecutionContext, config: IrisDataConfig, postgres: PostgresResource
 ) -> dg.MaterializeResult[pd.DataFrame]:
@@ -43,7 +51,8 @@ def iris_df(
         raise dg.Failure(
             f"Table {TABLE} does not exist in {postgres.public_url()}. Create and fill it with "
             "`iris-assets seed` (or `iris-assets generate`), or point IRIS_DATABASE_URL at the "
-            "database that holds it."
+            "database that holds it.",
+            allow_retries=False,
         ) from None
     frame = rows.set_index(ID)
     return dg.MaterializeResult(value=frame, metadata=_metadata(frame, postgres))

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import log_figure, log_input, log_metrics, log_params, log_text
 from mlflow.data import from_pandas
-from mlflow.entities import Run
+from mlflow.entities import Run, RunStatus
 from mlflow.models import infer_signature
 from mlflow.sklearn import log_model
 from sklearn.metrics import ConfusionMatrixDisplay
@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 
 from iris_assets.assets._champion import SCORE, Promotion, promote_if_better
 from iris_assets.assets._dataset_source import PostgresQuerySource
-from iris_assets.assets.data import GROUP, NEWEST_ROWS
+from iris_assets.assets.data import GROUP, NEWEST_ROWS, TRANSIENT_FAILURES
 from iris_assets.assets.training import SPLIT_ATTR
 from iris_assets.config import RegistryConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL, TABLE
@@ -39,7 +39,7 @@ def model_requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in _MODEL_DISTRIBUTIONS]
 
 
-@dg.asset(group_name=GROUP, kinds={"mlflow"})
+@dg.asset(group_name=GROUP, kinds={"mlflow"}, retry_policy=TRANSIENT_FAILURES)
 def registered_model(
     context: dg.AssetExecutionContext,
     config: RegistryConfig,
@@ -67,6 +67,8 @@ def registered_model(
         name=TABLE,
     )
     tags = _lineage_tags(context, iris_df)
+    with mlflow.activated():
+        _fail_abandoned_runs(context, mlflow, config.experiment)
     with (
         warnings.catch_warnings(),
         mlflow.start_run(
@@ -91,9 +93,11 @@ def registered_model(
             registered_model_name=config.model_name,
         )
     version = int(model_info.registered_model_version)
-    promotion = promote_if_better(
-        mlflow.client(), config.model_name, config.champion_alias, version, metrics[SCORE]
-    )
+    # Read-compare-write of the alias: concurrent runs take turns, so the best one ends on top.
+    with postgres.advisory_lock(f"{config.model_name}@{config.champion_alias}"), mlflow.activated():
+        promotion = promote_if_better(
+            mlflow.client(), config.model_name, config.champion_alias, version, metrics[SCORE]
+        )
     context.log.info(
         f"Registered version {version} of {config.model_name} from run {run.info.run_id}; "
         + _describe(promotion, config.champion_alias, version)
@@ -104,6 +108,33 @@ def registered_model(
             **_promotion_metadata(promotion, config.champion_alias),
         }
     )
+
+
+def _fail_abandoned_runs(
+    context: dg.AssetExecutionContext, mlflow: MLflowResource, experiment: str
+) -> None:
+    """Mark FAILED the runs of this asset that a dead step left RUNNING.
+
+    That is an earlier attempt of this step, or a step of a Dagster run this instance knows has
+    finished; runs of other instances may still be going and are left alone.
+    """
+    client = mlflow.client()
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return
+    asset_key = context.asset_key.to_user_string()
+    running = client.search_runs(
+        [found.experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`dagster.asset_key` = '{asset_key}'",
+    )
+    for run in running:
+        owner = run.data.tags.get("dagster.run_id", "")
+        owner_run = context.instance.get_run_by_id(owner) if owner else None
+        if owner == context.run.run_id or (owner_run is not None and owner_run.is_finished):
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+            context.log.warning(
+                f"MLflow run {run.info.run_id} (Dagster run {owner}) was left RUNNING: now FAILED"
+            )
 
 
 def confusion_matrix_figure(pipeline: Pipeline, rows: pd.DataFrame) -> Figure:

@@ -2,16 +2,18 @@
 
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from urllib.parse import quote
+from contextlib import contextmanager, suppress
+from urllib.parse import quote, urlsplit
 
 import dagster as dg
 import mlflow
-from mlflow.entities import Run
+from botocore.exceptions import BotoCoreError, ClientError
+from mlflow.entities import Run, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
 from mlflow.tracking import MlflowClient
 from pydantic import Field
+from requests.exceptions import RequestException
 
 from iris_assets import embedded
 
@@ -38,11 +40,25 @@ class MLflowResource(dg.ConfigurableResource):
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or embedded.tracking_uri()
 
+    http_max_retries: int = Field(
+        default=2, ge=0, description="Retries of one HTTP request before the step fails."
+    )
+    http_timeout_seconds: int = Field(
+        default=30, ge=1, description="How long one HTTP request to the server may take."
+    )
+
     def describe(self) -> str:
         """One line naming the tracking store in use and how it was chosen."""
         if self.is_embedded:
             return f"embedded MLflow store {self.resolved_tracking_uri()}"
-        return f"MLflow tracking server {self.resolved_tracking_uri()} (MLFLOW_TRACKING_URI)"
+        return f"MLflow tracking server {self.public_uri()} (MLFLOW_TRACKING_URI)"
+
+    def public_uri(self) -> str:
+        """The tracking URI without any credentials in it: safe for logs, links and errors."""
+        parts = urlsplit(self.resolved_tracking_uri())
+        if parts.password is None and parts.username is None:
+            return parts.geturl()
+        return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
     def client(self) -> MlflowClient:
         uri = self.resolved_tracking_uri()
@@ -50,7 +66,7 @@ class MLflowResource(dg.ConfigurableResource):
 
     def ui_url(self, fragment: str) -> str | None:
         """A link into the tracking server's UI, or None when the store is not a server."""
-        uri = self.resolved_tracking_uri()
+        uri = self.public_uri()
         if not uri.startswith(("http://", "https://")):
             return None
         return f"{uri.rstrip('/')}/#/{fragment}"
@@ -59,28 +75,68 @@ class MLflowResource(dg.ConfigurableResource):
     def activated(self) -> Iterator[None]:
         """MLflow's module-level API (`log_model`, `pyfunc.load_model`) aimed at this store.
 
-        That API keeps the tracking URI and the S3 settings in process-wide state; both are set
-        for the block only, so one materialization cannot steer the next one.
+        That API keeps the tracking URI, the S3 settings and the HTTP limits in process-wide
+        state; all are set for the block only, so one materialization cannot steer the next one.
+        A failure of the server or its artifact store leaves as a `dg.Failure` that names it.
         """
-        with (
-            _scoped_environ(self._s3_environ()),
-            _scoped_tracking_uri(self.resolved_tracking_uri()),
-        ):
-            yield
+        limits = {
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.http_max_retries),
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.http_timeout_seconds),
+        }
+        try:
+            with (
+                _scoped_environ({**limits, **self._s3_environ()}),
+                _scoped_tracking_uri(self.resolved_tracking_uri()),
+            ):
+                yield
+        except (MlflowException, RequestException, BotoCoreError, ClientError) as error:
+            raise self._failure(error) from error
 
     @contextmanager
     def start_run(self, experiment: str, run_name: str, tags: Mapping[str, str]) -> Iterator[Run]:
-        """An active run in `experiment` (made on first use), ended FAILED if the block raises."""
-        experiment_id = self._experiment_id(experiment)
-        with (
-            self.activated(),
-            mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags)),
-        ):
-            active = mlflow.active_run()
-            assert active is not None
-            yield active
+        """An active run in `experiment` (made on first use), ended FAILED if the block raises.
 
-    def _experiment_id(self, name: str) -> str:
+        The run is taken off MLflow's stack of active runs even when the server cannot be told
+        how it ended; the next materialization then finds it RUNNING and fails it.
+        """
+        with self.activated():
+            experiment_id = self.experiment_id(experiment)
+            run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags))
+            try:
+                yield run
+            except BaseException:
+                with suppress(Exception):
+                    mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
+                raise
+            finally:
+                while mlflow.active_run() is not None:
+                    mlflow.end_run()
+
+    def _failure(self, error: Exception) -> dg.Failure:
+        """The error with the service and the settings to check; client errors are final."""
+        text = " ".join(str(error).split()).replace(self.resolved_tracking_uri(), self.public_uri())
+        if self.is_embedded:
+            where = f"the embedded MLflow store {self.public_uri()}"
+            advice = "check that IRIS_HOME is writable"
+        elif isinstance(error, BotoCoreError | ClientError):
+            where = f"the S3 artifact store at {self.s3_endpoint_url or 'the AWS default'}"
+            advice = "check MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        elif "mlflow-artifacts" in text:
+            where = f"the artifact store behind the MLflow server at {self.public_uri()}"
+            advice = (
+                "check the server's --artifacts-destination and the S3 endpoint and keys "
+                "it runs with"
+            )
+        else:
+            where = f"the MLflow tracking server at {self.public_uri()}"
+            advice = "check that it is running and MLFLOW_TRACKING_URI"
+        status = error.get_http_status_code() if isinstance(error, MlflowException) else 500
+        return dg.Failure(
+            description=f"{where} failed: {text} ({advice}).",
+            allow_retries=not 400 <= status < 500,
+        )
+
+    def experiment_id(self, name: str) -> str:
         """The experiment's id, creating it on first use (racing creators are fine)."""
         client = self.client()
         existing = client.get_experiment_by_name(name)

@@ -1,4 +1,4 @@
-"""Read-only access to the PostgreSQL database that holds `iris_data`."""
+"""Access to the PostgreSQL database that holds `iris_data`."""
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,11 +48,35 @@ class PostgresResource(dg.ConfigurableResource):
             return f"embedded PostgreSQL under {embedded.iris_home() / 'pg'}"
         return f"PostgreSQL {self.public_url()} (IRIS_DATABASE_URL)"
 
+    connect_timeout_seconds: int = Field(
+        default=10, ge=1, description="How long to wait for the server before failing."
+    )
+
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
-        """A connection in autocommit mode, closed on exit."""
-        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+        """A connection in autocommit mode, closed on exit.
+
+        Failing to connect raises `dg.Failure` naming the server and the setting to check;
+        refused credentials are final, anything else may be retried by the step's RetryPolicy.
+        """
+        try:
+            conn = psycopg.connect(
+                self.conninfo(), autocommit=True, connect_timeout=self.connect_timeout_seconds
+            )
+        except psycopg.OperationalError as error:
+            raise self._connection_failure(error) from None
+        with conn:
             yield conn
+
+    @contextmanager
+    def advisory_lock(self, name: str) -> Iterator[None]:
+        """Hold a database-wide lock named `name`, so processes anywhere take turns."""
+        with self.connect() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
 
     def read_frame(
         self, query: sql.Composable, params: Sequence[Any] = (), columns: Sequence[str] = ()
@@ -62,3 +86,22 @@ class PostgresResource(dg.ConfigurableResource):
             cursor.execute(query, params)
             names = [column.name for column in cursor.description or ()] or list(columns)
             return pd.DataFrame(cursor.fetchall(), columns=names)
+
+    def _connection_failure(self, error: psycopg.OperationalError) -> dg.Failure:
+        """Which server, what went wrong and what to check; refused credentials are not retried."""
+        setting = "the embedded server under IRIS_HOME" if self.is_embedded else "IRIS_DATABASE_URL"
+        reason = " ".join(str(error).split()) or type(error).__name__
+        refused = any(marker in reason for marker in _CREDENTIALS_REFUSED)
+        advice = (
+            f"the server refused the credentials: check the user and password in {setting}"
+            if refused
+            else f"check that the server is running and reachable at the address in {setting}"
+        )
+        where = f"PostgreSQL at {self.public_url()}"
+        return dg.Failure(
+            description=f"Cannot connect to {where}: {reason} ({advice}).",
+            allow_retries=not refused,
+        )
+
+
+_CREDENTIALS_REFUSED = ("authentication failed", "no pg_hba.conf entry", "does not exist")

@@ -22,7 +22,9 @@ PASSWORD = "pw-never-shown-4711"
 
 
 @pytest.fixture(scope="module")
-def logged(tmp_path_factory: pytest.TempPathFactory, iris_frame: pd.DataFrame) -> dict:
+def logged(
+    tmp_path_factory: pytest.TempPathFactory, iris_frame: pd.DataFrame, iris_database_url: str
+) -> dict:
     """One materialization of registered_model against a fresh sqlite store."""
     store = tmp_path_factory.mktemp("registry_store")
     uri = f"sqlite:///{store / 'mlflow.db'}"
@@ -48,7 +50,8 @@ def logged(tmp_path_factory: pytest.TempPathFactory, iris_frame: pd.DataFrame) -
         resources={
             "mlflow": MLflowResource(tracking_uri=uri),
             "postgres": PostgresResource(
-                database_url=f"postgresql://u:{PASSWORD}@db.example:5432/iris"
+                # The server trusts local connections: the password travels, unchecked.
+                database_url=iris_database_url.replace("://postgres@", f"://postgres:{PASSWORD}@")
             ),
         },
         run_config={
@@ -63,7 +66,14 @@ def logged(tmp_path_factory: pytest.TempPathFactory, iris_frame: pd.DataFrame) -
     metadata = materialization.metadata
     client = MlflowClient(uri)
     run = client.get_run(metadata["mlflow_run_id"].value)
-    return {"uri": uri, "client": client, "run": run, "metadata": metadata, "train": train}
+    return {
+        "db": iris_database_url,
+        "uri": uri,
+        "client": client,
+        "run": run,
+        "metadata": metadata,
+        "train": train,
+    }
 
 
 def test_run_is_in_the_experiment_with_params_and_metrics(logged: dict) -> None:
@@ -127,7 +137,8 @@ def test_data_is_logged_as_csv_and_dataset(logged: dict, iris_frame: pd.DataFram
     assert dataset_input.dataset.source_type == "postgresql"
     assert source["table"] == "iris_data"
     assert 'FROM "iris_data" ORDER BY "id" DESC LIMIT' in source["query"]
-    assert source["database"] == "postgresql://u@db.example:5432/iris"
+    assert source["database"] == PostgresResource(database_url=logged["db"]).public_url()
+    assert source["database"].startswith("postgresql://postgres@")
     assert PASSWORD not in json.dumps(run.to_dictionary())
 
 
