@@ -1,0 +1,75 @@
+"""Four materializations at once against the real services leave a consistent registry."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from mlflow.tracking import MlflowClient
+
+from iris_assets_tests._materialize import DAGSTER, SERVICE_VARIABLES
+
+MODEL = "concurrent_model"
+# valid_acc on the seeded rows: 0.90, 0.95, 0.95, 0.90; all pass the 0.9 floor.
+SVC_CONFIGS = [{"kernel": "sigmoid"}, {}, {"C": 0.3}, {"kernel": "linear", "C": 0.01}]
+MODEL_FILES = {"MLmodel", "model.skops", "conda.yaml", "python_env.yaml", "requirements.txt"}
+
+
+def test_four_parallel_runs_register_four_versions_and_the_best_champion(
+    iris_database_url: str, mlflow_server: str, s3_client, tmp_path: Path
+) -> None:
+    """Four distinct, complete versions; the champion alias ends on a best-scoring one."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    env |= {"IRIS_DATABASE_URL": iris_database_url, "MLFLOW_TRACKING_URI": mlflow_server}
+    processes = []
+    for index, svc in enumerate(SVC_CONFIGS):
+        config = {
+            "ops": {
+                "fitted_pipeline": {"config": svc},
+                "registered_model": {"config": {"model_name": MODEL}},
+            }
+        }
+        cwd = tmp_path / str(index)
+        cwd.mkdir()
+        processes.append(
+            subprocess.Popen(
+                [
+                    DAGSTER,
+                    "asset",
+                    "materialize",
+                    "-m",
+                    "iris_assets.definitions",
+                    "--select",
+                    "*",
+                    "--config-json",
+                    json.dumps(config),
+                ],
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+
+    client = MlflowClient(mlflow_server)
+    versions = client.search_model_versions(f"name='{MODEL}'")
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3, 4]
+    assert len({v.run_id for v in versions}) == 4
+    keys = [
+        item["Key"]
+        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket="mlflow")
+        for item in page.get("Contents", [])
+    ]
+    scores = {}
+    for version in versions:
+        model_id = version.source.removeprefix("models:/")
+        files = {Path(k).name for k in keys if f"/models/{model_id}/artifacts/" in k}
+        assert files >= MODEL_FILES, (version.version, files)
+        scores[version.version] = client.get_run(version.run_id).data.metrics["valid_acc"]
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    print(f"\nvalid_acc by version: {scores}; champion: version {champion.version}")
+    assert scores[champion.version] == max(scores.values())
