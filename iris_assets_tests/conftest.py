@@ -15,10 +15,12 @@ import pytest
 
 from iris_assets import iris_table
 from iris_assets_tests import _services
+from iris_assets_tests._postgres_cluster import PostgresCluster
 
 S3_ACCESS_KEY = "iris-test-access"
 S3_SECRET_KEY = "iris-test-secret-key"
 S3_BUCKET = "mlflow"
+CLUSTER_PASSWORD = "pg-cluster-secret-8841"
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +125,14 @@ def s3_client(s3_endpoint: str):
         aws_secret_access_key=S3_SECRET_KEY,
         region_name="us-east-1",
     )
+
+
+@pytest.fixture(scope="session")
+def password_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL with password authentication, seeded, that fault tests stop and start."""
+    cluster = PostgresCluster(CLUSTER_PASSWORD)
+    cluster.start()
+    with psycopg.connect(cluster.url, autocommit=True) as conn:
+        iris_table.seed(conn)
+    yield cluster
+    cluster.remove()

@@ -6,31 +6,14 @@ repairs the service and materializes again.
 """
 
 import time
-from collections.abc import Iterator
 
 import dagster as dg
-import psycopg
-import pytest
 from mlflow.tracking import MlflowClient
 
-from iris_assets import iris_table
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests._graph import failure_text, run_graph
 from iris_assets_tests._postgres_cluster import PostgresCluster
-
-PASSWORD = "pg-fault-secret-8841"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    """A PostgreSQL with password authentication that these tests stop and start."""
-    cluster = PostgresCluster(PASSWORD)
-    cluster.start()
-    with psycopg.connect(cluster.url, autocommit=True) as conn:
-        iris_table.seed(conn)
-    yield cluster
-    cluster.remove()
 
 
 def _run(
@@ -59,13 +42,15 @@ def _attempts(result: dg.ExecuteInProcessResult, step: str) -> int:
     return 1 + sum(1 for event in restarts if event.step_key == step)
 
 
-def test_postgres_down_fails_then_recovers(cluster: PostgresCluster, mlflow_server: str) -> None:
+def test_postgres_down_fails_then_recovers(
+    password_cluster: PostgresCluster, mlflow_server: str
+) -> None:
     """Stopped, the server makes iris_df fail after its retries, named; restarted, all works."""
-    cluster.stop()
+    password_cluster.stop()
     try:
-        result, seconds = _run(cluster.url, mlflow_server, "pg_down_model")
+        result, seconds = _run(password_cluster.url, mlflow_server, "pg_down_model")
     finally:
-        cluster.start()
+        password_cluster.start()
     print(
         f"\nPostgreSQL down: failed after {seconds:.1f} s, {_attempts(result, 'iris_df')} attempts"
     )
@@ -73,27 +58,29 @@ def test_postgres_down_fails_then_recovers(cluster: PostgresCluster, mlflow_serv
     assert {e.step_key for e in result.get_step_failure_events()} == {"iris_df"}
     text = failure_text(result)
     assert (
-        f"Cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1:{cluster.port}/postgres"
+        f"Cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1:{password_cluster.port}/postgres"
         in text
     )
     assert "check that the server is running" in text
-    assert PASSWORD not in text
+    assert password_cluster.password not in text
     assert _attempts(result, "iris_df") == 3
     assert _versions(mlflow_server, "pg_down_model") == []
 
-    recovered, _ = _run(cluster.url, mlflow_server, "pg_down_model")
+    recovered, _ = _run(password_cluster.url, mlflow_server, "pg_down_model")
     assert recovered.success
     assert _versions(mlflow_server, "pg_down_model") == ["1"]
 
 
-def test_wrong_postgres_password_is_final(cluster: PostgresCluster, mlflow_server: str) -> None:
+def test_wrong_postgres_password_is_final(
+    password_cluster: PostgresCluster, mlflow_server: str
+) -> None:
     """Refused credentials fail at once, name the setting to fix, and never show the password."""
-    wrong = cluster.url.replace(PASSWORD, "not-the-password-5512")
+    wrong = password_cluster.url.replace(password_cluster.password, "not-the-password-5512")
     result, seconds = _run(wrong, mlflow_server, "pg_password_model")
     print(f"\nwrong PostgreSQL password: failed after {seconds:.1f} s")
     assert not result.success
     text = failure_text(result)
     assert "refused the credentials: check the user and password in IRIS_DATABASE_URL" in text
-    assert "not-the-password-5512" not in text and PASSWORD not in text
+    assert "not-the-password-5512" not in text and password_cluster.password not in text
     assert _attempts(result, "iris_df") == 1
     assert _versions(mlflow_server, "pg_password_model") == []

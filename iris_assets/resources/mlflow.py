@@ -75,22 +75,27 @@ class MLflowResource(dg.ConfigurableResource):
     def activated(self) -> Iterator[None]:
         """MLflow's module-level API (`log_model`, `pyfunc.load_model`) aimed at this store.
 
-        That API keeps the tracking URI, the S3 settings and the HTTP limits in process-wide
+        That API keeps the tracking URI, the S3 settings, HTTP limits and printing in process-wide
         state; all are set for the block only, so one materialization cannot steer the next one.
         A failure of the server or its artifact store leaves as a `dg.Failure` that names it.
         """
-        limits = {
+        settings = {
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.http_max_retries),
             "MLFLOW_HTTP_REQUEST_TIMEOUT": str(self.http_timeout_seconds),
+            # MLflow prints run and model links with the raw tracking URI, credentials and all;
+            # the materialization's metadata carries the same links without them.
+            "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+            "MLFLOW_PRINT_MODEL_URLS_ON_CREATION": "false",
         }
         try:
             with (
-                _scoped_environ({**limits, **self._s3_environ()}),
+                _scoped_environ({**settings, **self._s3_environ()}),
                 _scoped_tracking_uri(self.resolved_tracking_uri()),
             ):
                 yield
         except (MlflowException, RequestException, BotoCoreError, ClientError) as error:
-            raise self._failure(error) from error
+            # Not chained: MLflow's own message may carry the URI's credentials.
+            raise self._failure(error) from None
 
     @contextmanager
     def start_run(self, experiment: str, run_name: str, tags: Mapping[str, str]) -> Iterator[Run]:
