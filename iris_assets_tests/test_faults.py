@@ -5,19 +5,85 @@ reads the error a user would read, checks that the registry holds nothing half-d
 repairs the service and materializes again.
 """
 
+import os
+import sys
+import threading
 import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import dagster as dg
+import pytest
 from mlflow.tracking import MlflowClient
 
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets_tests import _services
 from iris_assets_tests._graph import failure_text, run_graph
 from iris_assets_tests._postgres_cluster import PostgresCluster
+from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
+
+
+class RestartableMlflow:
+    """An `mlflow server` of these tests' own, on a fixed port, killed and restarted at will."""
+
+    def __init__(self, workdir: Path, backend_store_uri: str, s3_endpoint: str) -> None:
+        self.port = _services.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
+        self.args = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            *_services.mlflow_server_args(
+                backend_store_uri,
+                f"s3://{S3_BUCKET}",
+                host="127.0.0.1",
+                port=self.port,
+                allowed_hosts=[f"127.0.0.1:{self.port}"],
+            ),
+        ]
+        self.env = {
+            **os.environ,
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
+            "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+        }
+        self._running = ExitStack()
+
+    def start(self) -> None:
+        process = self._running.enter_context(
+            _services.background_process(
+                self.args, self.workdir / "mlflow.log", self.env, cwd=self.workdir
+            )
+        )
+        _services.wait_for_http(f"{self.url}/health", 180, process)
+
+    def kill(self) -> None:
+        self._running.close()
+
+
+@pytest.fixture(scope="module")
+def restartable_mlflow(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str, s3_endpoint: str
+) -> Iterator[RestartableMlflow]:
+    name = f"iris_test_faults_{uuid.uuid4().hex[:8]}"
+    with _services.postgres_database(postgres_server_url, name) as backend:
+        server = RestartableMlflow(tmp_path_factory.mktemp("mlflow_faults"), backend, s3_endpoint)
+        server.start()
+        yield server
+        server.kill()
 
 
 def _run(
-    database_url: str, tracking_uri: str, model_name: str
+    database_url: str,
+    tracking_uri: str,
+    model_name: str,
+    instance: dg.DagsterInstance | None = None,
 ) -> tuple[dg.ExecuteInProcessResult, float]:
     started = time.monotonic()
     result = run_graph(
@@ -25,7 +91,7 @@ def _run(
             "postgres": PostgresResource(database_url=database_url),
             "mlflow": MLflowResource(tracking_uri=tracking_uri),
         },
-        dg.DagsterInstance.ephemeral(),
+        instance or dg.DagsterInstance.ephemeral(),
         ops={"registered_model": {"model_name": model_name}},
     )
     return result, time.monotonic() - started
@@ -84,3 +150,86 @@ def test_wrong_postgres_password_is_final(
     assert "not-the-password-5512" not in text and password_cluster.password not in text
     assert _attempts(result, "iris_df") == 1
     assert _versions(mlflow_server, "pg_password_model") == []
+
+
+def test_mlflow_server_down_fails_then_recovers(
+    iris_database_url: str, restartable_mlflow: RestartableMlflow
+) -> None:
+    """With the server gone, registered_model fails naming it; back up, the next run registers."""
+    restartable_mlflow.kill()
+    try:
+        result, seconds = _run(iris_database_url, restartable_mlflow.url, "mlflow_down_model")
+    finally:
+        restartable_mlflow.start()
+    attempts = _attempts(result, "registered_model")
+    print(f"\nMLflow server down: failed after {seconds:.1f} s, {attempts} attempts")
+    assert not result.success
+    assert {e.step_key for e in result.get_step_failure_events()} == {"registered_model"}
+    text = failure_text(result)
+    assert f"the MLflow tracking server at {restartable_mlflow.url} failed" in text
+    assert "check that it is running and MLFLOW_TRACKING_URI" in text
+    assert attempts == 3
+
+    recovered, _ = _run(iris_database_url, restartable_mlflow.url, "mlflow_down_model")
+    assert recovered.success
+    assert _versions(restartable_mlflow.url, "mlflow_down_model") == ["1"]
+
+
+def test_server_killed_inside_registered_model_leaves_nothing_half_done(
+    iris_database_url: str, restartable_mlflow: RestartableMlflow, s3_client
+) -> None:
+    """Killed while a run is open: no incomplete version, and the next run fails the orphan."""
+    client = MlflowClient(restartable_mlflow.url)
+    instance = dg.DagsterInstance.ephemeral()
+    outcome: list[dg.ExecuteInProcessResult] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(
+            _run(iris_database_url, restartable_mlflow.url, "killed_model", instance)[0]
+        )
+    )
+    worker.start()
+    try:
+        orphan = _wait_for_running_run(client, worker)
+        restartable_mlflow.kill()
+        worker.join(timeout=300)
+    finally:
+        if not _answers(restartable_mlflow.url):
+            restartable_mlflow.start()
+    (interrupted,) = outcome
+    assert not interrupted.success
+    assert client.get_run(orphan).info.status == "RUNNING"  # the server never heard the end
+
+    recovered, _ = _run(iris_database_url, restartable_mlflow.url, "killed_model", instance)
+    assert recovered.success
+    assert client.get_run(orphan).info.status == "FAILED"
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert client.search_runs(experiments, "attributes.status = 'RUNNING'") == []
+    for version in client.search_model_versions("name='killed_model'"):
+        model_id = version.source.removeprefix("models:/")
+        listing = s3_client.list_objects_v2(Bucket=S3_BUCKET, Prefix="")
+        names = {
+            Path(item["Key"]).name
+            for item in listing.get("Contents", [])
+            if f"/models/{model_id}/artifacts/" in item["Key"]
+        }
+        assert {"MLmodel", "model.skops", "requirements.txt"} <= names, version.version
+
+
+def _wait_for_running_run(client: MlflowClient, worker: threading.Thread) -> str:
+    """The id of the first RUNNING run, as soon as registered_model opens it."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and worker.is_alive():
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        running = client.search_runs(experiments, "attributes.status = 'RUNNING'")
+        if running:
+            return running[0].info.run_id
+        time.sleep(0.05)
+    raise AssertionError("registered_model never opened an MLflow run")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2):
+            return True
+    except OSError:
+        return False
