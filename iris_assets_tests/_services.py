@@ -365,6 +365,36 @@ def _check_postgres_reachable(backend_store_uri: str) -> None:
         ) from exc
 
 
+def mlflow_server_args(
+    backend_store_uri: str,
+    artifacts_destination: str,
+    host: str,
+    port: int,
+    allowed_hosts: list[str],
+) -> list[str]:
+    """The arguments of `mlflow` that start the tracking server, as `mlflow_server` passes them.
+
+    A function of its own so the deployment tests can check docker-compose.yaml's `mlflow-server`
+    uses the same options as the server the suite starts.
+    """
+    return [
+        "server",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--serve-artifacts",
+        "--artifacts-destination",
+        artifacts_destination,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--allowed-hosts",
+        ",".join(allowed_hosts),
+    ]
+
+
 @contextmanager
 def mlflow_server(
     workdir: Path, backend_store_uri: str, artifacts_destination: str, env: dict[str, str]
@@ -384,20 +414,13 @@ def mlflow_server(
         sys.executable,
         "-m",
         "mlflow",
-        "server",
-        "--backend-store-uri",
-        backend_store_uri,
-        "--serve-artifacts",
-        "--artifacts-destination",
-        artifacts_destination,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--allowed-hosts",
-        f"127.0.0.1:{port},localhost:{port}",
+        *mlflow_server_args(
+            backend_store_uri,
+            artifacts_destination,
+            host="127.0.0.1",
+            port=port,
+            allowed_hosts=[f"127.0.0.1:{port}", f"localhost:{port}"],
+        ),
     ]
     server_env = {
         **os.environ,
@@ -413,3 +436,59 @@ def mlflow_server(
         yield url
     finally:
         _stop_process_group(process)
+
+
+@contextmanager
+def background_process(
+    args: list[str], log_file: Path, env: Mapping[str, str], cwd: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `args` in its own process group, output to `log_file`; stop the whole group on exit."""
+    process = _start_process(args, log_file, env, cwd)
+    try:
+        yield process
+    finally:
+        _stop_process_group(process)
+
+
+def wait_for_command(
+    args: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Rerun `args` (a health check) until it exits 0.
+
+    Fails fast, with the tail of the process's log, if `process` exits first; on timeout the
+    error shows the check's own last output as well.
+    """
+    deadline = time.monotonic() + timeout
+    last = "not run yet"
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"process {process.pid} ({_short_cmd(process)}) exited with code "
+                f"{process.returncode} before {' '.join(args)} passed{_log_tail(process)}"
+            )
+        try:
+            check = subprocess.run(
+                args,
+                env=dict(env),
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                timeout=max(5.0, min(60.0, deadline - time.monotonic())),
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            last = "the check itself timed out"
+        else:
+            if check.returncode == 0:
+                return
+            last = f"exit code {check.returncode}: {(check.stdout + check.stderr)[-1000:]}"
+        if time.monotonic() >= deadline:
+            raise TimeoutError(
+                f"{' '.join(args)} did not pass within {timeout:.0f}s (last: {last})"
+                f"{_log_tail(process)}"
+            )
+        time.sleep(1.0)

@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# The project image: every service of docker-compose.yaml that is not PostgreSQL or MinIO (code
+# server, webserver, daemon, data generator, MLflow server) and the Helm chart's user deployment.
+# Dependencies come from uv.lock exactly (--frozen), without the dev group.
+
+FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+
+FROM python:3.11-slim AS build
+COPY --from=uv /uv /usr/local/bin/uv
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+WORKDIR /src
+# Dependencies first, in a layer of their own that code changes do not invalidate.
+COPY pyproject.toml uv.lock .python-version ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-install-project
+COPY README.md ./
+COPY iris_assets ./iris_assets
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 iris
+COPY --from=build /app/.venv /app/.venv
+# Dagster's instance config and workspace; storage/ is where compute logs and the values the
+# assets hand each other live (a volume in docker-compose.yaml).
+COPY deploy/dagster_home/ /opt/dagster/dagster_home/
+RUN mkdir -p /opt/dagster/dagster_home/storage /opt/dagster/app \
+    && chown -R iris:iris /opt/dagster
+# The image holds no git checkout: the commit it was built from is passed in, and registered
+# model versions record it. Declared last, so a new commit rebuilds no earlier layer.
+ARG IRIS_CODE_VERSION=unknown
+ENV PATH=/app/.venv/bin:$PATH \
+    DAGSTER_HOME=/opt/dagster/dagster_home \
+    IRIS_CODE_VERSION=${IRIS_CODE_VERSION} \
+    PYTHONUNBUFFERED=1
+WORKDIR /opt/dagster/app
+USER iris
+EXPOSE 3000 4000 5000
+CMD ["dagster", "code-server", "start", "-h", "0.0.0.0", "-p", "4000", "-m", "iris_assets.definitions"]

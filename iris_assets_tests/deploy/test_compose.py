@@ -1,0 +1,266 @@
+"""docker-compose.yaml, checked without Docker: the Compose schema and the stack's own wiring.
+
+The file is read as Compose reads it, with .env.example as its .env. Lists that could go stale
+(the variables the code reads, those dagster.yaml reads) are derived from the sources.
+"""
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from jsonschema import Draft7Validator
+
+from iris_assets_tests import _services
+from iris_assets_tests.deploy import _compose
+
+SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
+DAGSTER_COMMANDS = {"dagster", "dagster-webserver", "dagster-daemon"}
+SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN")
+TUTORIAL_PASSWORDS = ("mypassword", "mlflowpassword", "miniostorage")
+"""The tutorial's hard-coded passwords (shared/reference/README.md)."""
+REQUIRED_REFERENCE = re.compile(r"\$\{[A-Z][A-Z0-9_]*(:?\?[^}]*)?\}")
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a parsed YAML value, where a secret could hide."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return []
+
+
+def _service_env(service: dict[str, Any]) -> dict[str, str]:
+    """What a container of the service sees: its image's ENV, then its `environment`."""
+    image_env = _compose.image_environment() if "build" in service else {}
+    return {**image_env, **_compose.environment(service)}
+
+
+def _modules_run(service: dict[str, Any]) -> set[str]:
+    """Project modules a service runs: `-m module` options and the project's console scripts."""
+    if "command" not in service:
+        return set()
+    args = _compose.command(service)
+    modules = set()
+    if module := _compose.option(args, "-m", "--module-name"):
+        modules.add(module)
+    scripts = tomllib.loads((_compose.REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    if args[0] in scripts:
+        modules.add(_compose.console_script_module(args[0]))
+    return modules
+
+
+def _postgres(service: dict[str, Any]) -> tuple[str, str, str]:
+    """User, password and database a postgres image creates from its environment."""
+    env = _compose.environment(service)
+    return env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"]
+
+
+def test_matches_the_compose_specification(compose: dict[str, Any]) -> None:
+    """The interpolated file is valid against the Compose Specification's JSON Schema."""
+    schema = json.loads(SCHEMA.read_text())
+    errors = sorted(Draft7Validator(schema).iter_errors(compose), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+def test_every_variable_it_uses_is_in_env_example(env_example: dict[str, str]) -> None:
+    """Each ${VAR} of the compose file has a line in .env.example."""
+    assert _compose.variables(_compose.load_raw()) <= set(env_example)
+
+
+def test_refuses_to_start_without_an_env_file() -> None:
+    """With no .env, Compose stops at the first missing credential instead of using a default."""
+    with pytest.raises(_compose.InterpolationError):
+        _compose.load({})
+
+
+def test_no_literal_secret() -> None:
+    """Secrets are only ever ${VAR} references, in variables and in URLs alike."""
+    raw = _compose.load_raw()
+    for name, service in raw["services"].items():
+        for variable, value in _compose.environment(service).items():
+            if SECRET_NAME.search(variable):
+                assert REQUIRED_REFERENCE.fullmatch(value), f"{name}: {variable}={value}"
+    strings = _strings(raw)
+    for text in strings:
+        for match in re.finditer(r"://[^/\s:@]+:([^@\s]+)@", text):
+            assert REQUIRED_REFERENCE.fullmatch(match.group(1)), text
+    example = _compose.read_env_file(_compose.ENV_EXAMPLE)
+    literals = [value for name, value in example.items() if SECRET_NAME.search(name) and value]
+    for secret in (*literals, *TUTORIAL_PASSWORDS):
+        assert not [text for text in strings if secret in text], secret
+
+
+def test_published_ports_bind_to_loopback(compose: dict[str, Any]) -> None:
+    """Every published port listens on 127.0.0.1 only."""
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            if isinstance(port, dict):
+                host_ip = port.get("host_ip")
+            else:  # "ip:host_port:container_port", or without ip: every interface
+                parts = str(port).split(":")
+                host_ip = parts[0] if len(parts) == 3 else None
+            assert host_ip == "127.0.0.1", f"{name}: {port}"
+
+
+def test_dependencies_wait_for_readiness(compose: dict[str, Any]) -> None:
+    """A dependency is awaited healthy (it has a health check) or completed (it is a one-shot)."""
+    services = compose["services"]
+    for name, service in services.items():
+        for target, spec in (service.get("depends_on") or {}).items():
+            condition = spec["condition"]
+            if condition == "service_healthy":
+                check = services[target].get("healthcheck", {})
+                assert check.get("test") and not check.get("disable"), f"{name} -> {target}"
+            else:
+                assert condition == "service_completed_successfully", f"{name} -> {target}"
+                assert services[target].get("restart", "no") == "no", f"{name} -> {target}"
+
+
+def test_code_finds_every_variable_it_reads(compose: dict[str, Any]) -> None:
+    """Where the project's code runs, every variable it reads without a default is set."""
+    ran = set()
+    for name, service in compose["services"].items():
+        for module in _modules_run(service):
+            ran.add(module)
+            missing = _compose.required_variables(module) - set(_service_env(service))
+            assert not missing, f"{name} runs {module} without {sorted(missing)}"
+    assert {"iris_assets.definitions", _compose.console_script_module("iris-assets")} <= ran
+
+
+def test_only_the_mlflow_server_holds_the_s3_keys(compose: dict[str, Any]) -> None:
+    """The S3 settings the code could read are set on the MLflow server and nowhere else."""
+    package = (_compose.REPO / _compose.PACKAGE).rglob("*.py")
+    assert set(_compose.variables_read(package)) >= _compose.PROXIED_BY_MLFLOW_SERVER
+    holders = {
+        name
+        for name, service in compose["services"].items()
+        if _compose.PROXIED_BY_MLFLOW_SERVER & set(_compose.environment(service))
+    }
+    assert holders == {"mlflow-server"}
+    server_env = _compose.environment(compose["services"]["mlflow-server"])
+    assert set(server_env) >= _compose.PROXIED_BY_MLFLOW_SERVER
+
+
+def test_dagster_processes_open_the_instance_of_deploy(compose: dict[str, Any]) -> None:
+    """Every Dagster process has DAGSTER_HOME and what dagster.yaml reads, and finds both files."""
+    needed = {"DAGSTER_HOME"} | _compose.dagster_yaml_variables()
+    copied_to = {
+        target.rstrip("/")
+        for keyword, arguments in _compose.dockerfile_final_stage()
+        if keyword == "COPY"
+        for source, target in [arguments.split()[-2:]]
+        if source.rstrip("/") == "deploy/dagster_home"
+    }
+    dagster = {
+        name: service
+        for name, service in compose["services"].items()
+        if "command" in service and _compose.command(service)[0] in DAGSTER_COMMANDS
+    }
+    assert set(dagster) == {"iris-assets-code", "dagster-webserver", "dagster-daemon"}
+    for name, service in dagster.items():
+        env = _service_env(service)
+        assert needed <= set(env), f"{name} lacks {sorted(needed - set(env))}"
+        assert copied_to == {env["DAGSTER_HOME"]}
+        if workspace := _compose.option(_compose.command(service), "-w", "--workspace"):
+            relative = Path(workspace).relative_to(env["DAGSTER_HOME"])
+            assert (_compose.DAGSTER_HOME_DIR / relative).is_file()
+
+
+def test_workspace_loads_the_code_server(compose: dict[str, Any]) -> None:
+    """workspace.yaml reaches the code server's port, which serves pyproject's module and name."""
+    workspace = yaml.safe_load((_compose.DAGSTER_HOME_DIR / "workspace.yaml").read_text())
+    [location] = workspace["load_from"]
+    server = location["grpc_server"]
+    project = tomllib.loads((_compose.REPO / "pyproject.toml").read_text())["tool"]["dagster"]
+    args = _compose.command(compose["services"][server["host"]])
+    assert args[:3] == ["dagster", "code-server", "start"]
+    assert _compose.option(args, "-p", "--port") == str(server["port"])
+    assert _compose.option(args, "-m", "--module-name") == project["module_name"]
+    assert server["location_name"] == project["code_location_name"]
+
+
+def test_addresses_and_credentials_meet(compose: dict[str, Any]) -> None:
+    """Each URL names a service of the file, with the port and credentials that service has."""
+    services = compose["services"]
+    for name, service in services.items():
+        env = _compose.environment(service)
+        if url := env.get("IRIS_DATABASE_URL"):
+            parts = urlsplit(url)
+            assert (parts.hostname, parts.port) == ("postgres-server", 5432), name
+            user, password, database = _postgres(services[parts.hostname])
+            assert (parts.username, parts.password, parts.path) == (user, password, f"/{database}")
+        if "DAGSTER_PG_HOST" in env:
+            storage = services[env["DAGSTER_PG_HOST"]]
+            assert env["DAGSTER_PG_PORT"] == "5432"
+            user, password, database = _postgres(storage)
+            assert (env["DAGSTER_PG_USER"], env["DAGSTER_PG_PASSWORD"], env["DAGSTER_PG_DB"]) == (
+                user,
+                password,
+                database,
+            ), name
+
+    server = services["mlflow-server"]
+    args = _compose.command(server)
+    server_env = _compose.environment(server)
+    backend = urlsplit(_compose.option(args, "--backend-store-uri") or "")
+    user, password, database = _postgres(services[str(backend.hostname)])
+    assert (backend.username, backend.path) == (user, f"/{database}")
+    assert (backend.password or server_env["PGPASSWORD"]) == password
+
+    store = services[str(urlsplit(server_env["MLFLOW_S3_ENDPOINT_URL"]).hostname)]
+    store_env = _compose.environment(store)
+    assert server_env["AWS_ACCESS_KEY_ID"] == store_env["MINIO_ROOT_USER"]
+    assert server_env["AWS_SECRET_ACCESS_KEY"] == store_env["MINIO_ROOT_PASSWORD"]
+    bucket = urlsplit(_compose.option(args, "--artifacts-destination") or "").hostname
+    bucket_job = " ".join(_compose.command(services["mlflow-artifact-bucket"]))
+    assert f"mc mb --ignore-existing store/{bucket}" in bucket_job
+
+    port = _compose.option(args, "--port")
+    allowed = set((_compose.option(args, "--allowed-hosts") or "").split(","))
+    tracking = {
+        urlsplit(env["MLFLOW_TRACKING_URI"]).netloc
+        for env in map(_compose.environment, services.values())
+        if "MLFLOW_TRACKING_URI" in env
+    }
+    published = {
+        f"{host}:{mapping.split(':')[1]}"
+        for mapping in server["ports"]
+        if mapping.endswith(f":{port}")
+        for host in ("localhost", "127.0.0.1")
+    }
+    assert tracking == {f"mlflow-server:{port}"}
+    assert tracking | published <= allowed
+
+
+def test_mlflow_server_runs_like_the_suites(compose: dict[str, Any]) -> None:
+    """mlflow-server passes the options of the server the suite tests against, job runner off."""
+    args = _compose.command(compose["services"]["mlflow-server"])
+    suite = _services.mlflow_server_args("db", "s3://b", host="h", port=1, allowed_hosts=["h:1"])
+    assert args[0] == "mlflow"
+    assert [a for a in args[1:] if a.startswith("-")] == [a for a in suite if a.startswith("-")]
+    assert args[1] == suite[0] == "server"
+    env = _compose.environment(compose["services"]["mlflow-server"])
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+
+
+def test_one_project_image_serves_everything_but_postgres_and_minio(
+    compose: dict[str, Any],
+) -> None:
+    """Services build the one Dockerfile, or run the PostgreSQL 14 or MinIO image."""
+    images = set()
+    for name, service in compose["services"].items():
+        if "build" in service:
+            assert service["build"]["context"] == "."
+            assert service["build"]["dockerfile"] == _compose.DOCKERFILE.name
+            images.add(service["image"])
+        else:
+            assert service["image"] == "postgres:14" or service["image"].startswith("minio/"), name
+    assert len(images) == 1

@@ -1,0 +1,108 @@
+"""The Dockerfile and the Helm values, checked without Docker or a cluster: do they fit together?"""
+
+import shlex
+from typing import Any
+
+import pytest
+import yaml
+
+from iris_assets_tests.deploy import _compose
+
+SECRETS_EXAMPLE = _compose.HELM_VALUES.with_name("secrets.example.yaml")
+
+
+@pytest.fixture(scope="module")
+def helm() -> dict[str, Any]:
+    """deploy/helm/values.yaml."""
+    return yaml.safe_load(_compose.HELM_VALUES.read_text())
+
+
+@pytest.fixture(scope="module")
+def secrets() -> dict[str, dict[str, str]]:
+    """The Secrets of deploy/helm/secrets.example.yaml: name -> stringData."""
+    documents = yaml.safe_load_all(SECRETS_EXAMPLE.read_text())
+    return {doc["metadata"]["name"]: doc["stringData"] for doc in documents if doc}
+
+
+def _allowed_by_dockerignore() -> list[str]:
+    """The paths an allowlist .dockerignore (`*`, then `!path` lines) lets into the context."""
+    lines = [line.strip() for line in (_compose.REPO / ".dockerignore").read_text().splitlines()]
+    assert "*" in lines, ".dockerignore should start from nothing and allow what the build needs"
+    return [line[1:].rstrip("/") for line in lines if line.startswith("!")]
+
+
+def test_dockerfile_copies_only_what_the_build_context_holds() -> None:
+    """Every COPY from the context names a path that exists and .dockerignore lets through."""
+    allowed = _allowed_by_dockerignore()
+    copies = [
+        shlex.split(arguments)
+        for keyword, arguments in _compose.dockerfile_instructions()
+        if keyword == "COPY" and "--from=" not in arguments
+    ]
+    assert copies
+    for *sources, _target in copies:
+        for source in sources:
+            path = source.rstrip("/")
+            assert (_compose.REPO / path).exists(), source
+            assert any(path == a or path.startswith(f"{a}/") for a in allowed), source
+    assert ".env" not in allowed
+
+
+def test_image_installs_the_lock_without_dev_dependencies() -> None:
+    """Each `uv sync` of the build installs uv.lock as it is, without the dev group."""
+    syncs = [
+        arguments
+        for keyword, arguments in _compose.dockerfile_instructions()
+        if keyword == "RUN" and "uv sync" in arguments
+    ]
+    assert syncs
+    for arguments in syncs:
+        assert "--frozen" in arguments and "--no-dev" in arguments, arguments
+
+
+def test_image_runs_as_a_user_other_than_root() -> None:
+    """The services do not run as root."""
+    users = [
+        arguments for keyword, arguments in _compose.dockerfile_final_stage() if keyword == "USER"
+    ]
+    assert users and users[-1] not in ("root", "0")
+
+
+def test_helm_deploys_the_image_as_the_code_server_of_compose(
+    helm: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    """The user deployment serves the module of compose's code server; runs are Kubernetes Jobs."""
+    [deployment] = helm["dagster-user-deployments"]["deployments"]
+    code_server = _compose.command(compose["services"]["iris-assets-code"])
+    module = _compose.option(code_server, "-m", "--module-name")
+    assert deployment["dagsterApiGrpcArgs"] == ["-m", module]
+    assert helm["runLauncher"]["type"] == "K8sRunLauncher"
+    assert deployment["includeConfigInLaunchedRuns"]["enabled"]
+    coordinator = helm["dagsterDaemon"]["runCoordinator"]
+    assert coordinator["enabled"] and coordinator["type"] == "QueuedRunCoordinator"
+    assert coordinator["config"]["queuedRunCoordinator"]["maxConcurrentRuns"] >= 1
+
+
+def test_helm_secrets_hold_what_the_code_and_storage_need(
+    helm: dict[str, Any], secrets: dict[str, dict[str, str]]
+) -> None:
+    """The deployment's Secrets set every variable the code needs; storage's password is one."""
+    [deployment] = helm["dagster-user-deployments"]["deployments"]
+    provided = {name for ref in deployment["envSecrets"] for name in secrets[ref["name"]]} | set(
+        _compose.image_environment()
+    )
+    needed = _compose.required_variables("iris_assets.definitions")
+    assert not needed - provided, sorted(needed - provided)
+    assert not helm["postgresql"]["enabled"]
+    assert not helm["generatePostgresqlPasswordSecret"]
+    assert "postgresql-password" in secrets[helm["global"]["postgresqlSecretName"]]
+
+
+def test_helm_files_hold_no_real_secret(
+    helm: dict[str, Any], secrets: dict[str, dict[str, str]]
+) -> None:
+    """values.yaml sets no password; the committed Secrets hold placeholders only."""
+    assert "postgresqlPassword" not in helm["postgresql"]
+    for name, data in secrets.items():
+        for key, value in data.items():
+            assert "change-me" in value or ".example." in value, f"{name}: {key}"
