@@ -98,7 +98,7 @@ class QualityGateConfig(dg.Config):
     """The floor a model must reach before it may be registered."""
 
     min_valid_acc: float = Field(
-        default=0.9,
+        default=0.7,
         ge=0,
         le=1,
         description="Lowest valid_acc that lets registered_model run.",
