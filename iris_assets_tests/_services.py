@@ -236,8 +236,13 @@ def _socket_path(directory: Path, name: str, stack: ExitStack) -> str:
 
 
 @contextmanager
-def seaweedfs_s3(workdir: Path, access_key: str, secret_key: str, bucket: str) -> Iterator[str]:
+def seaweedfs_s3(
+    workdir: Path, access_key: str, secret_key: str, bucket: str, s3_port: int | None = None
+) -> Iterator[str]:
     """Run `weed mini` with S3 credentials enforced, create `bucket`, yield the S3 endpoint.
+
+    `s3_port` fixes the S3 port, so a test can stop the store and bring it back where its
+    clients expect it (with an empty bucket: each start has a fresh data directory).
 
     `weed mini` runs master, volume, filer, S3 (and an admin server) in one process. Every
     HTTP and gRPC port is set explicitly (gRPC would default to port+10000), extra gateways
@@ -274,6 +279,7 @@ def seaweedfs_s3(workdir: Path, access_key: str, secret_key: str, bucket: str) -
             s3,
             s3_grpc,
         ) = _reserve_ports(ports, 8)
+        s3 = s3_port or s3
         # The embedded maintenance worker ignores -admin.port.grpc and dials admin.port + 10000.
         admin, admin_grpc = _reserve_port_pair(ports, 10000)
     with ExitStack() as stack:

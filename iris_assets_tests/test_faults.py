@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import boto3
 import dagster as dg
 import pytest
 from mlflow.tracking import MlflowClient
@@ -25,6 +26,50 @@ from iris_assets_tests import _services
 from iris_assets_tests._graph import failure_text, run_graph
 from iris_assets_tests._postgres_cluster import PostgresCluster
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
+
+
+class RestartableS3:
+    """A SeaweedFS S3 store of these tests' own, stopped and brought back on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = _services.free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=S3_ACCESS_KEY,
+            aws_secret_access_key=S3_SECRET_KEY,
+            region_name="us-east-1",
+        )
+        self._running = ExitStack()
+
+    def start(self) -> None:
+        self._running.enter_context(
+            _services.seaweedfs_s3(
+                self.workdir, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET, s3_port=self.port
+            )
+        )
+
+    def stop(self) -> None:
+        self._running.close()
+
+    def model_files(self, model_id: str) -> set[str]:
+        """Names of the files stored for a logged model."""
+        listing = self.client.list_objects_v2(Bucket=S3_BUCKET)
+        return {
+            Path(item["Key"]).name
+            for item in listing.get("Contents", [])
+            if f"/models/{model_id}/artifacts/" in item["Key"]
+        }
+
+
+@pytest.fixture(scope="module")
+def restartable_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableS3]:
+    store = RestartableS3(tmp_path_factory.mktemp("s3_faults"))
+    store.start()
+    yield store
+    store.stop()
 
 
 class RestartableMlflow:
@@ -69,11 +114,14 @@ class RestartableMlflow:
 
 @pytest.fixture(scope="module")
 def restartable_mlflow(
-    tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str, s3_endpoint: str
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server_url: str,
+    restartable_s3: RestartableS3,
 ) -> Iterator[RestartableMlflow]:
     name = f"iris_test_faults_{uuid.uuid4().hex[:8]}"
     with _services.postgres_database(postgres_server_url, name) as backend:
-        server = RestartableMlflow(tmp_path_factory.mktemp("mlflow_faults"), backend, s3_endpoint)
+        workdir = tmp_path_factory.mktemp("mlflow_faults")
+        server = RestartableMlflow(workdir, backend, restartable_s3.endpoint)
         server.start()
         yield server
         server.kill()
@@ -176,7 +224,7 @@ def test_mlflow_server_down_fails_then_recovers(
 
 
 def test_server_killed_inside_registered_model_leaves_nothing_half_done(
-    iris_database_url: str, restartable_mlflow: RestartableMlflow, s3_client
+    iris_database_url: str, restartable_mlflow: RestartableMlflow, restartable_s3: RestartableS3
 ) -> None:
     """Killed while a run is open: no incomplete version, and the next run fails the orphan."""
     client = MlflowClient(restartable_mlflow.url)
@@ -205,14 +253,39 @@ def test_server_killed_inside_registered_model_leaves_nothing_half_done(
     experiments = [e.experiment_id for e in client.search_experiments()]
     assert client.search_runs(experiments, "attributes.status = 'RUNNING'") == []
     for version in client.search_model_versions("name='killed_model'"):
-        model_id = version.source.removeprefix("models:/")
-        listing = s3_client.list_objects_v2(Bucket=S3_BUCKET, Prefix="")
-        names = {
-            Path(item["Key"]).name
-            for item in listing.get("Contents", [])
-            if f"/models/{model_id}/artifacts/" in item["Key"]
-        }
-        assert {"MLmodel", "model.skops", "requirements.txt"} <= names, version.version
+        files = restartable_s3.model_files(version.source.removeprefix("models:/"))
+        assert {"MLmodel", "model.skops", "requirements.txt"} <= files, version.version
+
+
+def test_s3_down_fails_the_run_and_registers_nothing(
+    iris_database_url: str, restartable_mlflow: RestartableMlflow, restartable_s3: RestartableS3
+) -> None:
+    """With the artifact store down the run fails, ended FAILED; back up, the next one registers."""
+    client = MlflowClient(restartable_mlflow.url)
+    restartable_s3.stop()
+    try:
+        result, seconds = _run(iris_database_url, restartable_mlflow.url, "s3_down_model")
+    finally:
+        restartable_s3.start()
+    attempts = _attempts(result, "registered_model")
+    print(f"\nS3 store down: failed after {seconds:.1f} s, {attempts} attempts")
+    assert not result.success
+    assert {e.step_key for e in result.get_step_failure_events()} == {"registered_model"}
+    text = failure_text(result)
+    assert f"the artifact store behind the MLflow server at {restartable_mlflow.url} failed" in text
+    assert "--artifacts-destination" in text
+    assert _versions(restartable_mlflow.url, "s3_down_model") == []
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(experiments, "tags.`dagster.run_id` = '" + result.run_id + "'")
+    assert len(runs) == attempts
+    assert {run.info.status for run in runs} == {"FAILED"}
+
+    recovered, _ = _run(iris_database_url, restartable_mlflow.url, "s3_down_model")
+    assert recovered.success
+    (version,) = client.search_model_versions("name='s3_down_model'")
+    assert {"MLmodel", "model.skops"} <= restartable_s3.model_files(
+        version.source.removeprefix("models:/")
+    )
 
 
 def _wait_for_running_run(client: MlflowClient, worker: threading.Thread) -> str:
