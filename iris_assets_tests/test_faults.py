@@ -306,3 +306,80 @@ def _answers(url: str) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture(scope="module")
+def direct_s3_mlflow(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str, s3_endpoint: str
+) -> Iterator[str]:
+    """An MLflow server that leaves artifacts to its clients: they write to S3 with their keys."""
+    workdir = tmp_path_factory.mktemp("mlflow_direct_s3")
+    port = _services.free_port()
+    args = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        "",
+        "--no-serve-artifacts",
+        "--default-artifact-root",
+        f"s3://{S3_BUCKET}/direct",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    name = f"iris_test_direct_{uuid.uuid4().hex[:8]}"
+    with _services.postgres_database(postgres_server_url, name) as backend:
+        args[args.index("--backend-store-uri") + 1] = backend
+        with _services.background_process(args, workdir / "mlflow.log", env, workdir) as server:
+            url = f"http://127.0.0.1:{port}"
+            _services.wait_for_http(f"{url}/health", 180, server)
+            yield url
+
+
+def _direct_s3_resources(database_url: str, tracking_uri: str, s3_endpoint: str, secret: str):
+    return {
+        "postgres": PostgresResource(database_url=database_url),
+        "mlflow": MLflowResource(
+            tracking_uri=tracking_uri,
+            s3_endpoint_url=s3_endpoint,
+            aws_access_key_id=S3_ACCESS_KEY,
+            aws_secret_access_key=secret,
+        ),
+    }
+
+
+def test_client_side_s3_with_its_keys_then_a_wrong_key(
+    iris_database_url: str, direct_s3_mlflow: str, s3_endpoint: str, s3_client
+) -> None:
+    """With the resource's S3 settings the model lands in S3; a wrong secret fails, named, at once."""
+    ops = {"registered_model": {"model_name": "direct_s3_model"}}
+    good = run_graph(
+        _direct_s3_resources(iris_database_url, direct_s3_mlflow, s3_endpoint, S3_SECRET_KEY),
+        dg.DagsterInstance.ephemeral(),
+        ops=ops,
+    )
+    assert good.success
+    keys = [
+        o["Key"] for o in s3_client.list_objects_v2(Bucket=S3_BUCKET, Prefix="direct/")["Contents"]
+    ]
+    assert any(key.endswith("/artifacts/model.skops") for key in keys)
+
+    wrong = "wrong-s3-secret-2290"
+    bad = run_graph(
+        _direct_s3_resources(iris_database_url, direct_s3_mlflow, s3_endpoint, wrong),
+        dg.DagsterInstance.ephemeral(),
+        ops=ops,
+    )
+    assert not bad.success
+    text = failure_text(bad)
+    assert f"the S3 artifact store at {s3_endpoint} failed" in text
+    assert "check MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in text
+    assert wrong not in text
+    assert _attempts(bad, "registered_model") == 1
+    assert _versions(direct_s3_mlflow, "direct_s3_model") == ["1"]

@@ -5,12 +5,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from urllib.parse import quote, urlsplit
 
+import boto3
 import dagster as dg
 import mlflow
+from boto3.exceptions import Boto3Error
 from botocore.exceptions import BotoCoreError, ClientError
 from mlflow.entities import Run, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, ErrorCode
+from mlflow.store.artifact.s3_artifact_repo import _cached_get_s3_client
 from mlflow.tracking import MlflowClient
 from pydantic import Field
 from requests.exceptions import RequestException
@@ -91,9 +94,10 @@ class MLflowResource(dg.ConfigurableResource):
             with (
                 _scoped_environ({**settings, **self._s3_environ()}),
                 _scoped_tracking_uri(self.resolved_tracking_uri()),
+                _fresh_s3_clients(),
             ):
                 yield
-        except (MlflowException, RequestException, BotoCoreError, ClientError) as error:
+        except (MlflowException, RequestException, *_S3_ERRORS) as error:
             # Not chained: MLflow's own message may carry the URI's credentials.
             raise self._failure(error) from None
 
@@ -123,7 +127,7 @@ class MLflowResource(dg.ConfigurableResource):
         if self.is_embedded:
             where = f"the embedded MLflow store {self.public_uri()}"
             advice = "check that IRIS_HOME is writable"
-        elif isinstance(error, BotoCoreError | ClientError):
+        elif isinstance(error, _S3_ERRORS):
             where = f"the S3 artifact store at {self.s3_endpoint_url or 'the AWS default'}"
             advice = "check MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         elif "mlflow-artifacts" in text:
@@ -135,10 +139,11 @@ class MLflowResource(dg.ConfigurableResource):
         else:
             where = f"the MLflow tracking server at {self.public_uri()}"
             advice = "check that it is running and MLFLOW_TRACKING_URI"
+        refused = any(code in text for code in _S3_REFUSALS)
         status = error.get_http_status_code() if isinstance(error, MlflowException) else 500
         return dg.Failure(
             description=f"{where} failed: {text} ({advice}).",
-            allow_retries=not 400 <= status < 500,
+            allow_retries=not (refused or 400 <= status < 500),
         )
 
     def experiment_id(self, name: str) -> str:
@@ -168,6 +173,11 @@ class MLflowResource(dg.ConfigurableResource):
         return {name: value for name, value in settings.items() if value}
 
 
+_S3_ERRORS = (BotoCoreError, ClientError, Boto3Error)
+# S3 answers that no retry can change: keys or permissions are wrong.
+_S3_REFUSALS = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied")
+
+
 @contextmanager
 def _scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in values}
@@ -180,6 +190,26 @@ def _scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def _fresh_s3_clients() -> Iterator[None]:
+    """Forget cached S3 clients and credentials on entry and exit.
+
+    MLflow caches boto3 clients for five minutes by endpoint, and boto3's default session keeps
+    the first credentials it read from the environment: either way one materialization's keys
+    would serve the next one's.
+    """
+    _forget_s3_clients()
+    try:
+        yield
+    finally:
+        _forget_s3_clients()
+
+
+def _forget_s3_clients() -> None:
+    _cached_get_s3_client.cache_clear()
+    boto3.DEFAULT_SESSION = None
 
 
 @contextmanager
