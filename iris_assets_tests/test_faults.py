@@ -357,7 +357,7 @@ def _direct_s3_resources(database_url: str, tracking_uri: str, s3_endpoint: str,
 def test_client_side_s3_with_its_keys_then_a_wrong_key(
     iris_database_url: str, direct_s3_mlflow: str, s3_endpoint: str, s3_client
 ) -> None:
-    """With the resource's S3 settings the model lands in S3; a wrong secret fails, named, at once."""
+    """With the resource's S3 keys the model lands in S3; a wrong secret fails, named, at once."""
     ops = {"registered_model": {"model_name": "direct_s3_model"}}
     good = run_graph(
         _direct_s3_resources(iris_database_url, direct_s3_mlflow, s3_endpoint, S3_SECRET_KEY),
