@@ -130,7 +130,7 @@ class MLflowResource(dg.ConfigurableResource):
         elif isinstance(error, _S3_ERRORS):
             where = f"the S3 artifact store at {self.s3_endpoint_url or 'the AWS default'}"
             advice = "check MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        elif "mlflow-artifacts" in text:
+        elif "mlflow-artifacts" in text and not any(m in text for m in _UNREACHABLE):
             where = f"the artifact store behind the MLflow server at {self.public_uri()}"
             advice = (
                 "check the server's --artifacts-destination and the S3 endpoint and keys "
@@ -174,6 +174,8 @@ class MLflowResource(dg.ConfigurableResource):
 
 
 _S3_ERRORS = (BotoCoreError, ClientError, Boto3Error)
+# How requests says the server itself did not answer (as opposed to answering with an error).
+_UNREACHABLE = ("NewConnectionError", "Connection refused", "ConnectTimeout", "Read timed out")
 # S3 answers that no retry can change: keys or permissions are wrong.
 _S3_REFUSALS = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied")
 
