@@ -7,12 +7,12 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
+from iris_assets_tests import _bucket
 from iris_assets_tests._materialize import DAGSTER, SERVICE_VARIABLES
 
 MODEL = "concurrent_model"
 # valid_acc on the seeded rows: 0.90, 0.95, 0.95, 0.90; all pass the 0.7 floor.
 SVC_CONFIGS = [{"kernel": "sigmoid"}, {}, {"C": 0.3}, {"kernel": "linear", "C": 0.01}]
-MODEL_FILES = {"MLmodel", "model.skops", "conda.yaml", "python_env.yaml", "requirements.txt"}
 
 
 def test_four_parallel_runs_register_four_versions_and_the_best_champion(
@@ -59,16 +59,10 @@ def test_four_parallel_runs_register_four_versions_and_the_best_champion(
     versions = client.search_model_versions(f"name='{MODEL}'")
     assert sorted(int(v.version) for v in versions) == [1, 2, 3, 4]
     assert len({v.run_id for v in versions}) == 4
-    keys = [
-        item["Key"]
-        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket="mlflow")
-        for item in page.get("Contents", [])
-    ]
     scores = {}
     for version in versions:
-        model_id = version.source.removeprefix("models:/")
-        files = {Path(k).name for k in keys if f"/models/{model_id}/artifacts/" in k}
-        assert files >= MODEL_FILES, (version.version, files)
+        files = _bucket.model_files(s3_client, version)
+        assert files >= _bucket.MODEL_FILES, (version.version, files)
         scores[version.version] = client.get_run(version.run_id).data.metrics["valid_acc"]
     champion = client.get_model_version_by_alias(MODEL, "champion")
     print(f"\nvalid_acc by version: {scores}; champion: version {champion.version}")

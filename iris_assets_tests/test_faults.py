@@ -11,18 +11,19 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import boto3
 import dagster as dg
 import pytest
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
-from iris_assets_tests import _services
+from iris_assets_tests import _bucket, _services
 from iris_assets_tests._graph import failure_text, run_graph
 from iris_assets_tests._postgres_cluster import PostgresCluster
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
@@ -54,14 +55,8 @@ class RestartableS3:
     def stop(self) -> None:
         self._running.close()
 
-    def model_files(self, model_id: str) -> set[str]:
-        """Names of the files stored for a logged model."""
-        listing = self.client.list_objects_v2(Bucket=S3_BUCKET)
-        return {
-            Path(item["Key"]).name
-            for item in listing.get("Contents", [])
-            if f"/models/{model_id}/artifacts/" in item["Key"]
-        }
+    def model_files(self, version: ModelVersion) -> set[str]:
+        return _bucket.model_files(self.client, version, S3_BUCKET)
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +140,30 @@ def _run(
     return result, time.monotonic() - started
 
 
+def _run_while_down(
+    stop: Callable[[], None],
+    start: Callable[[], None],
+    database_url: str,
+    tracking_uri: str,
+    model_name: str,
+    failing_step: str,
+) -> tuple[dg.ExecuteInProcessResult, str]:
+    """Materialize with a service stopped, bring it back, and return the run and its error text."""
+    stop()
+    try:
+        result, seconds = _run(database_url, tracking_uri, model_name)
+    finally:
+        start()
+    attempts = _attempts(result, failing_step)
+    print(
+        f"\n{failing_step} with a service down: failed after {seconds:.1f} s, {attempts} attempts"
+    )
+    assert not result.success
+    assert {e.step_key for e in result.get_step_failure_events()} == {failing_step}
+    assert attempts == 3
+    return result, failure_text(result)
+
+
 def _versions(tracking_uri: str, model_name: str) -> list[str]:
     return [
         v.version for v in MlflowClient(tracking_uri).search_model_versions(f"name='{model_name}'")
@@ -160,24 +179,18 @@ def test_postgres_down_fails_then_recovers(
     password_cluster: PostgresCluster, mlflow_server: str
 ) -> None:
     """Stopped, the server makes iris_df fail after its retries, named; restarted, all works."""
-    password_cluster.stop()
-    try:
-        result, seconds = _run(password_cluster.url, mlflow_server, "pg_down_model")
-    finally:
-        password_cluster.start()
-    print(
-        f"\nPostgreSQL down: failed after {seconds:.1f} s, {_attempts(result, 'iris_df')} attempts"
+    _, text = _run_while_down(
+        password_cluster.stop,
+        password_cluster.start,
+        password_cluster.url,
+        mlflow_server,
+        "pg_down_model",
+        failing_step="iris_df",
     )
-    assert not result.success
-    assert {e.step_key for e in result.get_step_failure_events()} == {"iris_df"}
-    text = failure_text(result)
-    assert (
-        f"Cannot connect to PostgreSQL at postgresql://postgres@127.0.0.1:{password_cluster.port}/postgres"
-        in text
-    )
+    where = f"postgresql://postgres@127.0.0.1:{password_cluster.port}/postgres"
+    assert f"Cannot connect to PostgreSQL at {where}" in text
     assert "check that the server is running" in text
     assert password_cluster.password not in text
-    assert _attempts(result, "iris_df") == 3
     assert _versions(mlflow_server, "pg_down_model") == []
 
     recovered, _ = _run(password_cluster.url, mlflow_server, "pg_down_model")
@@ -204,19 +217,16 @@ def test_mlflow_server_down_fails_then_recovers(
     iris_database_url: str, restartable_mlflow: RestartableMlflow
 ) -> None:
     """With the server gone, registered_model fails naming it; back up, the next run registers."""
-    restartable_mlflow.kill()
-    try:
-        result, seconds = _run(iris_database_url, restartable_mlflow.url, "mlflow_down_model")
-    finally:
-        restartable_mlflow.start()
-    attempts = _attempts(result, "registered_model")
-    print(f"\nMLflow server down: failed after {seconds:.1f} s, {attempts} attempts")
-    assert not result.success
-    assert {e.step_key for e in result.get_step_failure_events()} == {"registered_model"}
-    text = failure_text(result)
+    _, text = _run_while_down(
+        restartable_mlflow.kill,
+        restartable_mlflow.start,
+        iris_database_url,
+        restartable_mlflow.url,
+        "mlflow_down_model",
+        failing_step="registered_model",
+    )
     assert f"the MLflow tracking server at {restartable_mlflow.url} failed" in text
     assert "check that it is running and MLFLOW_TRACKING_URI" in text
-    assert attempts == 3
 
     recovered, _ = _run(iris_database_url, restartable_mlflow.url, "mlflow_down_model")
     assert recovered.success
@@ -253,8 +263,8 @@ def test_server_killed_inside_registered_model_leaves_nothing_half_done(
     experiments = [e.experiment_id for e in client.search_experiments()]
     assert client.search_runs(experiments, "attributes.status = 'RUNNING'") == []
     for version in client.search_model_versions("name='killed_model'"):
-        files = restartable_s3.model_files(version.source.removeprefix("models:/"))
-        assert {"MLmodel", "model.skops", "requirements.txt"} <= files, version.version
+        files = restartable_s3.model_files(version)
+        assert files >= _bucket.MODEL_FILES, version.version
 
 
 def test_s3_down_fails_the_run_and_registers_nothing(
@@ -262,30 +272,26 @@ def test_s3_down_fails_the_run_and_registers_nothing(
 ) -> None:
     """With the artifact store down the run fails, ended FAILED; back up, the next one registers."""
     client = MlflowClient(restartable_mlflow.url)
-    restartable_s3.stop()
-    try:
-        result, seconds = _run(iris_database_url, restartable_mlflow.url, "s3_down_model")
-    finally:
-        restartable_s3.start()
-    attempts = _attempts(result, "registered_model")
-    print(f"\nS3 store down: failed after {seconds:.1f} s, {attempts} attempts")
-    assert not result.success
-    assert {e.step_key for e in result.get_step_failure_events()} == {"registered_model"}
-    text = failure_text(result)
+    result, text = _run_while_down(
+        restartable_s3.stop,
+        restartable_s3.start,
+        iris_database_url,
+        restartable_mlflow.url,
+        "s3_down_model",
+        failing_step="registered_model",
+    )
     assert f"the artifact store behind the MLflow server at {restartable_mlflow.url} failed" in text
     assert "--artifacts-destination" in text
     assert _versions(restartable_mlflow.url, "s3_down_model") == []
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(experiments, "tags.`dagster.run_id` = '" + result.run_id + "'")
-    assert len(runs) == attempts
+    assert len(runs) == 3
     assert {run.info.status for run in runs} == {"FAILED"}
 
     recovered, _ = _run(iris_database_url, restartable_mlflow.url, "s3_down_model")
     assert recovered.success
     (version,) = client.search_model_versions("name='s3_down_model'")
-    assert {"MLmodel", "model.skops"} <= restartable_s3.model_files(
-        version.source.removeprefix("models:/")
-    )
+    assert restartable_s3.model_files(version) >= _bucket.MODEL_FILES
 
 
 def _wait_for_running_run(client: MlflowClient, worker: threading.Thread) -> str:

@@ -10,16 +10,8 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
 from iris_assets.iris_table import FEATURES, LABEL
+from iris_assets_tests import _bucket
 from iris_assets_tests._materialize import materialize
-
-MODEL_FILES = {
-    "MLmodel",
-    "model.skops",
-    "conda.yaml",
-    "python_env.yaml",
-    "requirements.txt",
-    "input_example.json",
-}
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +62,9 @@ def test_version_went_up_by_one(registered: dict) -> None:
 
 def test_model_files_are_in_the_s3_bucket(registered: dict, s3_client) -> None:
     """The bucket behind the server holds the model's files and the run's data.csv."""
-    keys = [
-        item["Key"]
-        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket="mlflow")
-        for item in page.get("Contents", [])
-    ]
-    model_id = registered["version"].source.removeprefix("models:/")
-    model_files = {Path(k).name for k in keys if f"/models/{model_id}/artifacts/" in k}
-    assert model_files >= MODEL_FILES
-    assert any(k.endswith(f"{registered['run'].info.run_id}/artifacts/data.csv") for k in keys)
+    assert _bucket.model_files(s3_client, registered["version"]) >= _bucket.MODEL_FILES
+    run_id = registered["run"].info.run_id
+    assert any(k.endswith(f"{run_id}/artifacts/data.csv") for k in _bucket.keys(s3_client))
 
 
 def test_signature_names_the_four_features(registered: dict, monkeypatch) -> None:

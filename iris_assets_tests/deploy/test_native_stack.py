@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from mlflow.entities.model_registry import ModelVersion
 
+from iris_assets_tests import _bucket
 from iris_assets_tests.deploy import _compose
 from iris_assets_tests.deploy._native import (
     NativeStack,
@@ -21,15 +22,6 @@ from iris_assets_tests.deploy._native import (
     registered_version,
     wait_for_run,
 )
-
-MODEL_FILES = {
-    "MLmodel",
-    "model.skops",
-    "conda.yaml",
-    "python_env.yaml",
-    "requirements.txt",
-    "input_example.json",
-}
 
 
 @pytest.fixture(scope="module")
@@ -114,14 +106,7 @@ def test_run_registered_a_model_version(version: ModelVersion, run_id: str) -> N
 
 def test_model_files_are_in_the_s3_bucket(version: ModelVersion, s3_client: Any) -> None:
     """The MLflow server stored the model's files in the bucket, under the logged model's id."""
-    model_id = version.source.removeprefix("models:/")
-    keys = [
-        item["Key"]
-        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket="mlflow")
-        for item in page.get("Contents", [])
-        if f"/models/{model_id}/artifacts/" in item["Key"]
-    ]
-    assert {Path(key).name for key in keys} >= MODEL_FILES
+    assert _bucket.model_files(s3_client, version) >= _bucket.MODEL_FILES
 
 
 def test_seed_job_filled_iris_data(stack: NativeStack) -> None:
