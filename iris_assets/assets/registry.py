@@ -6,17 +6,15 @@ import warnings
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import pandas as pd
-from matplotlib.figure import Figure
 from mlflow import log_figure, log_input, log_metrics, log_params, log_text
 from mlflow.data import from_pandas
 from mlflow.entities import Run, RunStatus
 from mlflow.models import infer_signature
 from mlflow.sklearn import log_model
-from sklearn.metrics import ConfusionMatrixDisplay
 from sklearn.pipeline import Pipeline
 
 from iris_assets.assets._champion import SCORE, Promotion, promote_if_better
@@ -27,6 +25,9 @@ from iris_assets.config import RegistryConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL, TABLE
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # What loading the model needs: MLflow's loader, the skops file format and scikit-learn's stack.
 # Naming them spares `log_model` a requirement-inference subprocess that also picks up stray
@@ -137,8 +138,13 @@ def _fail_abandoned_runs(
             )
 
 
-def confusion_matrix_figure(pipeline: Pipeline, rows: pd.DataFrame) -> Figure:
+def confusion_matrix_figure(pipeline: Pipeline, rows: pd.DataFrame) -> "Figure":
     """Predicted against true labels of `rows`: where the model confuses which species."""
+    # Imported here: matplotlib costs the code location ~0.6 s at every load, and only this
+    # step draws.
+    from matplotlib.figure import Figure
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     figure = Figure(figsize=(4, 4), layout="constrained")
     ConfusionMatrixDisplay.from_predictions(
         rows[LABEL], pipeline.predict(rows[list(FEATURES)]), ax=figure.add_subplot(), colorbar=False
