@@ -23,20 +23,12 @@ import psycopg
 
 from iris_assets import iris_table
 from iris_assets_tests import _services
+from iris_assets_tests._materialize import command as materialize_command
 
 HERE = Path(__file__).parent
-BIN = Path(sys.executable).parent
 ACCESS_KEY, SECRET_KEY, BUCKET = "bench-access", "bench-secret-key", "mlflow"
 COMMANDS = {
-    "graph": [
-        str(BIN / "dagster"),
-        "asset",
-        "materialize",
-        "-m",
-        "iris_assets.definitions",
-        "--select",
-        "*",
-    ],
+    "graph": materialize_command("*"),
     "script": [sys.executable, str(HERE / "tutorial_script.py")],
     "script, explicit requirements": [
         sys.executable,

@@ -9,6 +9,12 @@ from pathlib import Path
 
 DAGSTER = str(Path(sys.executable).with_name("dagster"))
 
+
+def command(select: str) -> list[str]:
+    """The README's main command, materializing `select`."""
+    return [DAGSTER, "asset", "materialize", "-m", "iris_assets.definitions", "--select", select]
+
+
 SERVICE_VARIABLES = (
     "IRIS_DATABASE_URL",
     "IRIS_HOME",
@@ -27,7 +33,7 @@ def materialize(
     clean = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
     started = time.monotonic()
     result = subprocess.run(
-        [DAGSTER, "asset", "materialize", "-m", "iris_assets.definitions", "--select", select],
+        command(select),
         cwd=cwd,
         env={**clean, **env},
         capture_output=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from iris_assets_tests import _bucket
-from iris_assets_tests._materialize import DAGSTER, SERVICE_VARIABLES
+from iris_assets_tests._materialize import SERVICE_VARIABLES, command
 
 MODEL = "concurrent_model"
 # valid_acc on the seeded rows: 0.90, 0.95, 0.95, 0.90; all pass the 0.7 floor.
@@ -33,17 +33,7 @@ def test_four_parallel_runs_register_four_versions_and_the_best_champion(
         cwd.mkdir()
         processes.append(
             subprocess.Popen(
-                [
-                    DAGSTER,
-                    "asset",
-                    "materialize",
-                    "-m",
-                    "iris_assets.definitions",
-                    "--select",
-                    "*",
-                    "--config-json",
-                    json.dumps(config),
-                ],
+                [*command("*"), "--config-json", json.dumps(config)],
                 cwd=cwd,
                 env=env,
                 stdout=subprocess.DEVNULL,
