@@ -7,11 +7,10 @@ from iris_assets.iris_table import FEATURES, LABEL, TABLE
 
 
 def schema_problem(frame: pd.DataFrame) -> str | None:
-    """The features must be numbers and the label an integer class."""
-    missing = [column for column in (*FEATURES, LABEL) if column not in frame.columns]
-    if missing:
-        columns = ", ".join(missing)
-        return f"{TABLE} lacks the column(s) {columns}; recreate it with `iris-assets seed`."
+    """The features must be numbers and the label an integer class.
+
+    The columns themselves are there: iris_df's query names them, and fails without them.
+    """
     if frame.empty:
         return None
     for column in FEATURES:
@@ -31,9 +30,7 @@ def missing_values_problem(frame: pd.DataFrame) -> str | None:
     """No NULL, NaN or infinite value may reach the scaler or the SVC."""
     counts = {}
     for column in (*FEATURES, LABEL):
-        values = pd.to_numeric(frame[column], errors="coerce") if column in frame else None
-        if values is None:
-            continue
+        values = pd.to_numeric(frame[column], errors="coerce")  # text counts as missing
         bad = int(values.isna().sum() + np.isinf(values.to_numpy(dtype=float)).sum())
         if bad:
             counts[column] = bad
@@ -48,7 +45,7 @@ def missing_values_problem(frame: pd.DataFrame) -> str | None:
 
 def class_problem(frame: pd.DataFrame) -> str | None:
     """A classifier needs at least two classes to tell apart."""
-    classes = sorted(frame[LABEL].dropna().unique().tolist()) if LABEL in frame else []
+    classes = sorted(frame[LABEL].dropna().unique().tolist())
     if len(classes) >= 2:
         return None
     found = f"only class {classes[0]}" if classes else "no class at all"

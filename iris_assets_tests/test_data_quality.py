@@ -58,6 +58,13 @@ CASES = [
         ["2 NULL, NaN or infinite value(s)", "petal_length: 2"],
     ),
     (
+        "a missing feature column",
+        SEED,
+        ("ALTER TABLE iris_data DROP COLUMN petal_width",),
+        "iris_df",
+        ["iris_data in postgresql://", "lacks a column", "petal_width", "iris-assets seed"],
+    ),
+    (
         "a non-numeric feature column",
         SEED,
         (

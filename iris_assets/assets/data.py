@@ -54,6 +54,13 @@ def iris_df(
             "database that holds it.",
             allow_retries=False,
         ) from None
+    except psycopg.errors.UndefinedColumn as error:
+        raise dg.Failure(
+            f"{TABLE} in {postgres.public_url()} lacks a column the model needs "
+            f"({error.diag.message_primary}); it must have {', '.join((ID, *COLUMNS))}, as "
+            "`iris-assets seed` creates it.",
+            allow_retries=False,
+        ) from None
     frame = rows.set_index(ID)
     return dg.MaterializeResult(value=frame, metadata=_metadata(frame, postgres))
 
