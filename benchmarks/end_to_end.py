@@ -56,11 +56,7 @@ def main() -> None:
             work / "mlflow",
             backend_store_uri=backend,
             artifacts_destination=f"s3://{BUCKET}",
-            env={
-                "MLFLOW_S3_ENDPOINT_URL": s3,
-                "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-            },
+            env=_services.s3_environ(s3, ACCESS_KEY, SECRET_KEY),
         ) as tracking_uri,
     ):
         with psycopg.connect(data_url, autocommit=True) as conn:

@@ -235,6 +235,15 @@ def _socket_path(directory: Path, name: str, stack: ExitStack) -> str:
     return str(short / name)
 
 
+def s3_environ(endpoint: str, access_key: str, secret_key: str) -> dict[str, str]:
+    """The variables with which MLflow (server or client) writes to an S3 store."""
+    return {
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
+    }
+
+
 @contextmanager
 def seaweedfs_s3(
     workdir: Path, access_key: str, secret_key: str, bucket: str, s3_port: int | None = None

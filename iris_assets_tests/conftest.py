@@ -15,6 +15,7 @@ import pytest
 
 from iris_assets import iris_table
 from iris_assets_tests import _services
+from iris_assets_tests._materialize import SERVICE_VARIABLES
 from iris_assets_tests._postgres_cluster import PostgresCluster
 
 S3_ACCESS_KEY = "iris-test-access"
@@ -70,13 +71,7 @@ def embedded_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def embedded_env(embedded_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No service configured: the embedded defaults under a temporary IRIS_HOME are in use."""
-    for name in (
-        "IRIS_DATABASE_URL",
-        "MLFLOW_TRACKING_URI",
-        "MLFLOW_S3_ENDPOINT_URL",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-    ):
+    for name in SERVICE_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IRIS_HOME", str(embedded_home))
     return embedded_home
@@ -103,11 +98,7 @@ def mlflow_server(
             workdir,
             backend_store_uri=backend_url,
             artifacts_destination=f"s3://{S3_BUCKET}",
-            env={
-                "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
-                "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
-            },
+            env=_services.s3_environ(s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY),
         ) as url,
     ):
         yield url

@@ -89,9 +89,7 @@ class RestartableMlflow:
         self.env = {
             **os.environ,
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-            "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
-            "AWS_ACCESS_KEY_ID": S3_ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+            **_services.s3_environ(s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY),
         }
         self._running = ExitStack()
 
