@@ -68,8 +68,6 @@ def registered_model(
         name=TABLE,
     )
     tags = _lineage_tags(context, iris_df)
-    with mlflow.activated():
-        _fail_abandoned_runs(context, mlflow, config.experiment)
     with (
         warnings.catch_warnings(),
         mlflow.start_run(
@@ -78,6 +76,7 @@ def registered_model(
     ):
         # MLflow hints that integer columns cannot hold missing values; predicted labels never miss.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        _fail_abandoned_runs(context, mlflow, run)
         log_params(_params(iris_df, train_df, fitted_pipeline))
         log_metrics(metrics)
         log_input(dataset, context="training")
@@ -112,7 +111,7 @@ def registered_model(
 
 
 def _fail_abandoned_runs(
-    context: dg.AssetExecutionContext, mlflow: MLflowResource, experiment: str
+    context: dg.AssetExecutionContext, mlflow: MLflowResource, current: Run
 ) -> None:
     """Mark FAILED the runs of this asset that a dead step left RUNNING.
 
@@ -120,15 +119,14 @@ def _fail_abandoned_runs(
     finished; runs of other instances may still be going and are left alone.
     """
     client = mlflow.client()
-    found = client.get_experiment_by_name(experiment)
-    if found is None:
-        return
     asset_key = context.asset_key.to_user_string()
     running = client.search_runs(
-        [found.experiment_id],
+        [current.info.experiment_id],
         filter_string=f"attributes.status = 'RUNNING' and tags.`dagster.asset_key` = '{asset_key}'",
     )
     for run in running:
+        if run.info.run_id == current.info.run_id:
+            continue
         owner = run.data.tags.get("dagster.run_id", "")
         owner_run = context.instance.get_run_by_id(owner) if owner else None
         if owner == context.run.run_id or (owner_run is not None and owner_run.is_finished):
