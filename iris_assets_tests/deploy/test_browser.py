@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from iris_assets_tests.deploy._native import RUN_TIMEOUT, NativeStack, registered_version
+from iris_assets_tests.deploy._native import NativeStack, registered_version, wait_for_run
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium; Playwright's own download is not used
 CHROMIUM_ARGS = [
@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [
 ]
 UI_TIMEOUT_MS = 60_000
 RUN_ID = re.compile(r"/runs/([0-9a-f-]{36})$")
-RUN_STATUS = re.compile(r"^(Success|Failure|Canceled)$")
+UI_STATUS = {"SUCCESS": "Success", "FAILURE": "Failure", "CANCELED": "Canceled"}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,9 @@ def _materialize_all(page: Page, webserver_url: str) -> tuple[str, str]:
     assert match, href
     view.click()
 
-    status = page.get_by_text(RUN_STATUS).first
-    status.wait_for(timeout=RUN_TIMEOUT * 1000)
-    page.get_by_text(re.compile(r"^RUN_(SUCCESS|FAILURE)$")).first.wait_for()
-    return match.group(1), status.inner_text()
+    # A step's badge can read "Success" long before the run ends, so the run's end comes from
+    # the API, and the reloaded page must then show the same status.
+    status = wait_for_run(webserver_url, match.group(1))
+    page.reload()
+    page.get_by_text(UI_STATUS[status], exact=True).first.wait_for()
+    return match.group(1), UI_STATUS[status]
