@@ -1,5 +1,6 @@
 """The one place that wires assets, resources and executor together."""
 
+import gc
 import os
 
 import dagster as dg
@@ -44,3 +45,7 @@ defs = dg.Definitions(
     # Steps share one process: the multiprocess default re-imports this module for every step.
     executor=dg.in_process_executor,
 )
+
+# Everything imported so far lives as long as the process: moved out of the collector's sight, it
+# is not walked by every collection, nor torn down object by object at exit (~0.7 s a CLI run).
+gc.freeze()
