@@ -6,18 +6,20 @@ import warnings
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dagster as dg
 import pandas as pd
-from mlflow import log_figure, log_input, log_metrics, log_params, log_text
+from mlflow import log_input, log_metrics, log_params, log_text
 from mlflow.data import from_pandas
 from mlflow.entities import Run, RunStatus
 from mlflow.models import infer_signature
 from mlflow.sklearn import log_model
+from sklearn.metrics import confusion_matrix
 from sklearn.pipeline import Pipeline
 
 from iris_assets.assets._champion import SCORE, Promotion, promote_if_better
+from iris_assets.assets._confusion_matrix import confusion_matrix_svg
 from iris_assets.assets._dataset_source import PostgresQuerySource
 from iris_assets.assets.data import GROUP, NEWEST_ROWS, TRANSIENT_FAILURES
 from iris_assets.assets.training import SPLIT_ATTR
@@ -25,9 +27,6 @@ from iris_assets.config import RegistryConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL, TABLE
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
 
 # What loading the model needs: MLflow's loader, the skops file format and scikit-learn's stack.
 # Naming them spares `log_model` a requirement-inference subprocess that also picks up stray
@@ -60,7 +59,9 @@ def registered_model(
         f"Logging to {mlflow.describe()}, experiment {config.experiment!r}; "
         f"data from {postgres.describe()}"
     )
-    features = train_df[list(FEATURES)]
+    # The signature needs types only: ten rows tell them, where predicting on every training row
+    # would cost as much as `metrics` did.
+    example = train_df[list(FEATURES)].iloc[:10]
     dataset = from_pandas(
         iris_df,
         source=PostgresQuerySource(postgres.public_url(), TABLE, NEWEST_ROWS.as_string()),
@@ -81,14 +82,14 @@ def registered_model(
         log_metrics(metrics)
         log_input(dataset, context="training")
         log_text(iris_df.to_csv(), "data.csv")
-        log_figure(confusion_matrix_figure(fitted_pipeline, valid_df), "confusion_matrix.png")
+        log_text(valid_confusion_matrix(fitted_pipeline, valid_df), "confusion_matrix.svg")
         model_info = log_model(
             fitted_pipeline,
             name=config.model_name,
             signature=infer_signature(
-                features, pd.Series(fitted_pipeline.predict(features), name=LABEL)
+                example, pd.Series(fitted_pipeline.predict(example), name=LABEL)
             ),
-            input_example=features.iloc[:10],
+            input_example=example,
             pip_requirements=model_requirements(),
             registered_model_name=config.model_name,
         )
@@ -136,19 +137,12 @@ def _fail_abandoned_runs(
             )
 
 
-def confusion_matrix_figure(pipeline: Pipeline, rows: pd.DataFrame) -> "Figure":
-    """Predicted against true labels of `rows`: where the model confuses which species."""
-    # Imported here: matplotlib costs the code location ~0.6 s at every load, and only this
-    # step draws.
-    from matplotlib.figure import Figure
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    figure = Figure(figsize=(4, 4), layout="constrained")
-    ConfusionMatrixDisplay.from_predictions(
-        rows[LABEL], pipeline.predict(rows[list(FEATURES)]), ax=figure.add_subplot(), colorbar=False
-    )
-    figure.axes[0].set_title("valid split")
-    return figure
+def valid_confusion_matrix(pipeline: Pipeline, rows: pd.DataFrame) -> str:
+    """Predicted against true labels of `rows`, as SVG: where the model confuses which species."""
+    labels = list(pipeline.classes_)
+    predicted = pipeline.predict(rows[list(FEATURES)])
+    counts = confusion_matrix(rows[LABEL], predicted, labels=labels)
+    return confusion_matrix_svg(counts, labels)
 
 
 def _lineage_tags(context: dg.AssetExecutionContext, iris_df: pd.DataFrame) -> dict[str, str]:

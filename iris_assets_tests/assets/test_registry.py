@@ -4,17 +4,20 @@ import json
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
+from xml.etree import ElementTree
 
 import dagster as dg
 import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
+from sklearn.metrics import confusion_matrix
 
 from iris_assets.assets import fitted_pipeline, registered_model
 from iris_assets.assets.registry import model_requirements
 from iris_assets.assets.training import SPLIT_ATTR
 from iris_assets.config import SVCConfig
+from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
@@ -73,6 +76,8 @@ def logged(
         "run": run,
         "metadata": metadata,
         "train": train,
+        "valid": valid,
+        "pipeline": pipeline,
     }
 
 
@@ -107,14 +112,23 @@ def test_lineage_tags_lead_back_to_dagster_code_and_rows(logged: dict) -> None:
     assert tags["code_version"] == head
 
 
-def test_confusion_matrix_is_an_image_artifact(logged: dict) -> None:
-    """The valid split's confusion matrix is logged as a PNG."""
+def test_confusion_matrix_is_an_svg_of_the_valid_split(logged: dict) -> None:
+    """confusion_matrix.svg is an SVG image whose cells count the valid split's predictions."""
     local = mlflow.artifacts.download_artifacts(
         run_id=logged["run"].info.run_id,
-        artifact_path="confusion_matrix.png",
+        artifact_path="confusion_matrix.svg",
         tracking_uri=logged["uri"],
     )
-    assert Path(local).read_bytes().startswith(b"\x89PNG")
+    root = ElementTree.parse(local).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    valid, pipeline = logged["valid"], logged["pipeline"]
+    expected = confusion_matrix(valid[LABEL], pipeline.predict(valid[list(FEATURES)]))
+    texts = [element.text for element in root.iter("{http://www.w3.org/2000/svg}text")]
+    cells = root.findall("{http://www.w3.org/2000/svg}rect[@class='cell']")
+    assert len(cells) == expected.size
+    counts = [int(text) for text in texts[-expected.size :]]
+    assert counts == expected.ravel().tolist()
+    assert sum(counts) == len(valid)
 
 
 def test_first_version_becomes_champion(logged: dict) -> None:
