@@ -46,7 +46,9 @@ def iris_df(
     """
     context.log.info(f"Reading {TABLE} from {postgres.describe()}")
     try:
-        rows = postgres.read_frame(NEWEST_ROWS, (config.limit,), columns=(ID, *COLUMNS))
+        frame = postgres.read_frame(
+            NEWEST_ROWS, (config.limit,), expected_rows=config.limit, index=ID
+        )
     except psycopg.errors.UndefinedTable:
         raise dg.Failure(
             f"Table {TABLE} does not exist in {postgres.public_url()}. Create and fill it with "
@@ -57,11 +59,10 @@ def iris_df(
     except psycopg.errors.UndefinedColumn as error:
         raise dg.Failure(
             f"{TABLE} in {postgres.public_url()} lacks a column the model needs "
-            f"({error.diag.message_primary}); it must have {', '.join((ID, *COLUMNS))}, as "
+            f"({error}); it must have {', '.join((ID, *COLUMNS))}, as "
             "`iris-assets seed` creates it.",
             allow_retries=False,
         ) from None
-    frame = rows.set_index(ID)
     return dg.MaterializeResult(value=frame, metadata=_metadata(frame, postgres))
 
 

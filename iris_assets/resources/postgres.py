@@ -1,17 +1,20 @@
 """Access to the PostgreSQL database that holds `iris_data`."""
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import adbc_driver_manager
 import dagster as dg
 import pandas as pd
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import Field
 
 from iris_assets import embedded
+from iris_assets.resources import _arrow_rows
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -64,7 +67,7 @@ class PostgresResource(dg.ConfigurableResource):
                 self.conninfo(), autocommit=True, connect_timeout=self.connect_timeout_seconds
             )
         except psycopg.OperationalError as error:
-            raise self._connection_failure(error) from None
+            raise self._connection_failure(str(error)) from None
         with conn:
             yield conn
 
@@ -79,18 +82,44 @@ class PostgresResource(dg.ConfigurableResource):
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
 
     def read_frame(
-        self, query: sql.Composable, params: Sequence[Any] = (), columns: Sequence[str] = ()
+        self,
+        query: sql.Composable,
+        params: Sequence[Any] = (),
+        expected_rows: int | None = None,
+        index: str | None = None,
     ) -> pd.DataFrame:
-        """Rows of a query with bound parameters; `columns` name those of an empty result."""
-        with self.connect() as conn, conn.cursor() as cursor:
-            cursor.execute(query, params)
-            names = [column.name for column in cursor.description or ()] or list(columns)
-            return pd.DataFrame(cursor.fetchall(), columns=names)
+        """Rows of a query, read as Arrow batches over binary COPY (see `_arrow_rows`).
 
-    def _connection_failure(self, error: psycopg.OperationalError) -> dg.Failure:
+        COPY takes no server-side parameters, so psycopg merges each of `params` into the query
+        as a quoted literal: a value stays data, never SQL. `expected_rows` (the query's LIMIT)
+        sizes the columns once; the column `index` becomes the index. Server errors raise
+        psycopg's class for their SQLSTATE; failing to connect, a `dg.Failure` as in `connect`.
+        """
+        text = query.as_string()
+        if params:
+            text %= tuple(sql.Literal(value).as_string() for value in params)
+        conninfo = make_conninfo(self.conninfo(), connect_timeout=self.connect_timeout_seconds)
+        try:
+            return _arrow_rows.read_frame(conninfo, text, expected_rows, index)
+        except adbc_driver_manager.Error as error:
+            raise self._read_failure(error) from None
+
+    def _read_failure(self, error: adbc_driver_manager.Error) -> Exception:
+        """The ADBC error as `connect` or psycopg would have raised it."""
+        text = str(error)
+        if "Failed to connect" in text:
+            return self._connection_failure(text)
+        primary = _SERVER_MESSAGE.search(text)
+        message = primary.group(1) if primary else text
+        try:
+            return psycopg.errors.lookup(error.sqlstate or "")(message)
+        except KeyError:
+            return psycopg.OperationalError(message)
+
+    def _connection_failure(self, error: str) -> dg.Failure:
         """Which server, what went wrong and what to check; refused credentials are not retried."""
         setting = "the embedded server under IRIS_HOME" if self.is_embedded else "IRIS_DATABASE_URL"
-        reason = " ".join(str(error).split()) or type(error).__name__
+        reason = " ".join(error.split()) or "no reason given"
         refused = any(marker in reason for marker in _CREDENTIALS_REFUSED)
         advice = (
             f"the server refused the credentials: check the user and password in {setting}"
@@ -104,4 +133,6 @@ class PostgresResource(dg.ConfigurableResource):
         )
 
 
+# The server's own words in an ADBC error: "... ERROR:  relation "x" does not exist\nLINE 1: ..."
+_SERVER_MESSAGE = re.compile(r"ERROR:\s+(.+)")
 _CREDENTIALS_REFUSED = ("authentication failed", "no pg_hba.conf entry", "does not exist")
