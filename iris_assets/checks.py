@@ -88,25 +88,29 @@ def served_model_loads(
             passed=False, description="registered_model has never been materialized."
         )
     metadata = event.asset_materialization.metadata
-    model_name = metadata["model_name"].value
-    uris = [f"models:/{model_name}@{metadata['champion_alias'].value}", metadata["model_uri"].value]
+    model_name, alias = metadata["model_name"].value, metadata["champion_alias"].value
+    champion_uri, new_uri = f"models:/{model_name}@{alias}", metadata["model_uri"].value
     results: dict[str, dg.MetadataValue] = {}
-    for uri in uris:
-        try:
+    try:
+        with mlflow.activated():
+            champion = mlflow.client().get_model_version_by_alias(model_name, alias).version
+        # A promoted version is the champion: one load proves both.
+        same = f"models:/{model_name}/{champion}" == new_uri
+        for uri in [champion_uri] if same else [champion_uri, new_uri]:
             with mlflow.activated():
                 model = load_model(uri)
-                example = pd.DataFrame(model.input_example)
-                predictions = model.predict(example)
-        except Exception as error:
-            return dg.AssetCheckResult(
-                passed=False,
-                severity=dg.AssetCheckSeverity.ERROR,
-                description=f"{uri} failed to load or predict: {type(error).__name__}: {error}",
-                metadata={"model_uri": dg.MetadataValue.text(uri)},
-            )
-        results[uri] = dg.MetadataValue.int(len(predictions))
+                predictions = model.predict(pd.DataFrame(model.input_example))
+            results[uri] = dg.MetadataValue.int(len(predictions))
+    except Exception as error:
+        failed = new_uri if champion_uri in results else champion_uri
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{failed} failed to load or predict: {type(error).__name__}: {error}",
+            metadata={"model_uri": dg.MetadataValue.text(failed)},
+        )
     return dg.AssetCheckResult(
         passed=True,
-        description=f"{' and '.join(uris)} load and predict on their input examples.",
+        description=f"{champion_uri} and {new_uri} load and predict on their input examples.",
         metadata={f"predictions from {uri}": count for uri, count in results.items()},
     )
