@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 import yaml
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
+from psycopg.conninfo import conninfo_to_dict
 
 from iris_assets_tests import _services
 from iris_assets_tests.deploy import _compose
@@ -61,6 +63,10 @@ class NativeStack:
     mlflow_url: str
     logs: Path
     args: Mapping[str, list[str]]
+    pids: Mapping[str, int]
+    """Each service's first process, leader of its process group (data-seed's has exited)."""
+    values: Mapping[str, str]
+    """The local value of each variable the services read (the data generator's database aside)."""
 
 
 @dataclass(frozen=True)
@@ -211,7 +217,56 @@ def native_stack(
             mlflow_url=urls["mlflow"],
             logs=logs,
             args=commands,
+            pids={name: process.pid for name, process in processes.items()},
+            values=dict(values),
         )
+
+
+@contextmanager
+def local_stack(
+    workdir: Path, compose: Mapping[str, Any], postgres_server_url: str, mlflow_url: str
+) -> Iterator[NativeStack]:
+    """Code server, webserver, daemon, seed job and data generator of the compose file, running.
+
+    Databases of their own on the PostgreSQL of `postgres_server_url` stand in for
+    postgres-server and dagster-storage; they are dropped on exit. The generator writes to a
+    third one: in the stack it adds a random row a second to the training table, which would
+    make what the model scores depend on timing. `mlflow_url` is a running tracking server.
+    """
+    suffix = uuid.uuid4().hex[:12]
+    with (
+        _services.postgres_database(postgres_server_url, f"iris_deploy_{suffix}") as iris_url,
+        _services.postgres_database(postgres_server_url, f"iris_gen_{suffix}") as generator_url,
+        _services.postgres_database(postgres_server_url, f"dagster_{suffix}") as storage_url,
+    ):
+        storage = conninfo_to_dict(storage_url)
+        host = str(storage.get("host", ""))
+        if not host or host.startswith("/"):
+            raise RuntimeError(f"Dagster's storage needs PostgreSQL over TCP, not {host!r}")
+        values = {
+            "DAGSTER_HOME": str(workdir / "dagster_home"),
+            "DAGSTER_PG_HOST": host,
+            "DAGSTER_PG_PORT": str(storage.get("port") or 5432),
+            "DAGSTER_PG_USER": str(storage.get("user") or "postgres"),
+            # Required by dagster.yaml; a server with trust authentication ignores it.
+            "DAGSTER_PG_PASSWORD": str(storage.get("password") or "unused"),
+            "DAGSTER_PG_DB": str(storage["dbname"]),
+            "IRIS_DATABASE_URL": iris_url,
+            "MLFLOW_TRACKING_URI": mlflow_url,
+        }
+        with native_stack(
+            workdir,
+            compose,
+            values,
+            overrides={"data-generator": {"IRIS_DATABASE_URL": generator_url}},
+            urls={
+                "iris": iris_url,
+                "generator": generator_url,
+                "storage": storage_url,
+                "mlflow": mlflow_url,
+            },
+        ) as running:
+            yield running
 
 
 def _start_order(services: Mapping[str, Any]) -> list[str]:
