@@ -82,8 +82,16 @@ def tracking_stack(work: Path, name: str) -> Iterator[Stack]:
 
 
 def service_env(stack: Stack, dagster_home: Path) -> dict[str, str]:
-    """This process's environment, its service settings replaced by the benchmark's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "AWS_", "IRIS_"))}
+    """This process's environment, its service settings replaced by the benchmark's own.
+
+    Without PYTHONDONTWRITEBYTECODE (CI images set it): Python caches compiled modules, as on a
+    user's machine, instead of compiling the project's own modules again in every process.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_", "AWS_", "IRIS_")) and k != "PYTHONDONTWRITEBYTECODE"
+    }
     return env | {
         "IRIS_DATABASE_URL": stack.data_url,
         "MLFLOW_TRACKING_URI": stack.tracking_uri,
