@@ -55,6 +55,7 @@ class Stack:
 
     data_url: str
     tracking_uri: str
+    s3_url: str
 
 
 @contextmanager
@@ -78,7 +79,7 @@ def tracking_stack(work: Path, name: str) -> Iterator[Stack]:
             env=_services.s3_environ(s3, ACCESS_KEY, SECRET_KEY),
         ) as tracking_uri,
     ):
-        yield Stack(data_url=data_url, tracking_uri=tracking_uri)
+        yield Stack(data_url=data_url, tracking_uri=tracking_uri, s3_url=s3)
 
 
 def service_env(stack: Stack, dagster_home: Path) -> dict[str, str]:

@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 import urllib.parse
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +41,6 @@ from typing import Any
 import _bench  # benchmarks/ is the script's directory, so first on sys.path
 import psutil
 
-from iris_assets_tests import _services
 from iris_assets_tests._materialize import command as materialize_command
 from iris_assets_tests.deploy import _compose
 from iris_assets_tests.deploy._native import (
@@ -128,24 +126,13 @@ def main() -> None:
     # A plain `kill` should stop the services too: SystemExit unwinds every context manager.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="iris-ui-bench-"))
-    server_url = _bench.SERVER_URL
-    access, secret, bucket = _bench.ACCESS_KEY, _bench.SECRET_KEY, _bench.BUCKET
     compose = _compose.load(_compose.read_env_file(_compose.ENV_EXAMPLE))
     with (
-        _services.postgres_database(
-            server_url, f"iris_bench_mlflow_{uuid.uuid4().hex[:8]}"
-        ) as backend,
-        _services.seaweedfs_s3(work / "s3", access, secret, bucket) as s3,
-        _services.mlflow_server(
-            work / "mlflow",
-            backend_store_uri=backend,
-            artifacts_destination=f"s3://{bucket}",
-            env=_services.s3_environ(s3, access, secret),
-        ) as tracking_uri,
-        local_stack(work / "stack", compose, server_url, tracking_uri) as stack,
+        _bench.tracking_stack(work, "iris_bench") as services,
+        local_stack(work / "stack", compose, _bench.SERVER_URL, services.tracking_uri) as stack,
     ):
         print(f"stack up: {stack.webserver_url}, logs in {stack.logs}", flush=True)
-        roots = _service_roots(stack, tracking_uri, s3)
+        roots = _service_roots(stack, services.tracking_uri, services.s3_url)
         time.sleep(SETTLE_SECONDS)
         idle = _footprint(roots)
         samples: dict[str, list[Sample]] = {"UI": [], "CLI": []}
