@@ -112,11 +112,7 @@ def wait_for_http(
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while True:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(
-                f"process {process.pid} ({_short_cmd(process)}) exited with code "
-                f"{process.returncode} before {url} answered{_log_tail(process)}"
-            )
+        _fail_if_exited(process, f"{url} answered")
         status: int | None = None
         try:
             with opener.open(url, timeout=5) as response:
@@ -135,6 +131,15 @@ def wait_for_http(
                 f"{url} did not answer within {timeout:.0f}s (last: {last}){_log_tail(process)}"
             )
         time.sleep(0.25)
+
+
+def _fail_if_exited(process: subprocess.Popen[bytes] | None, awaited: str) -> None:
+    """Stop waiting for a service whose process has died, with the tail of its log."""
+    if process is not None and process.poll() is not None:
+        raise RuntimeError(
+            f"process {process.pid} ({_short_cmd(process)}) exited with code "
+            f"{process.returncode} before {awaited}{_log_tail(process)}"
+        )
 
 
 def _short_cmd(process: subprocess.Popen[bytes]) -> str:
@@ -480,11 +485,7 @@ def wait_for_command(
     deadline = time.monotonic() + timeout
     last = "not run yet"
     while True:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(
-                f"process {process.pid} ({_short_cmd(process)}) exited with code "
-                f"{process.returncode} before {' '.join(args)} passed{_log_tail(process)}"
-            )
+        _fail_if_exited(process, f"{' '.join(args)} passed")
         try:
             check = subprocess.run(
                 args,
