@@ -11,6 +11,9 @@ import pandas as pd
 
 BATCH_BYTES = 4 << 20
 """Arrow batch size: small enough to keep peak memory near the frame's, large enough for speed."""
+MAX_PREALLOCATED_ROWS = 1 << 24
+"""Beyond this many rows (128 MB a column), a huge LIMIT over a small table asks the system for
+no more address space than it can give; longer results grow the columns by doubling."""
 
 
 def read_frame(
@@ -29,7 +32,10 @@ def read_frame(
         reader = cursor.fetch_record_batch()
         names = list(reader.schema.names)
         columns = [
-            np.empty(expected_rows or 1024, dtype=_pandas_dtype(field.type.to_pandas_dtype()))
+            np.empty(
+                min(expected_rows or 1024, MAX_PREALLOCATED_ROWS),
+                dtype=_pandas_dtype(field.type.to_pandas_dtype()),
+            )
             for field in reader.schema
         ]
         rows = 0
