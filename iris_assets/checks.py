@@ -94,13 +94,12 @@ def served_model_loads(
     try:
         with mlflow.activated():
             champion = mlflow.client().get_model_version_by_alias(model_name, alias).version
-        # A promoted version is the champion: one load proves both.
-        same = f"models:/{model_name}/{champion}" == new_uri
-        for uri in [champion_uri] if same else [champion_uri, new_uri]:
-            with mlflow.activated():
+            # A promoted version is the champion: one load proves both.
+            same = f"models:/{model_name}/{champion}" == new_uri
+            for uri in [champion_uri] if same else [champion_uri, new_uri]:
                 model = load_model(uri)
                 predictions = model.predict(pd.DataFrame(model.input_example))
-            results[uri] = dg.MetadataValue.int(len(predictions))
+                results[uri] = dg.MetadataValue.int(len(predictions))
     except Exception as error:
         failed = new_uri if champion_uri in results else champion_uri
         return dg.AssetCheckResult(
