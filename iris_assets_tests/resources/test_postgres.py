@@ -46,8 +46,9 @@ def test_read_frame_names_the_columns_of_an_empty_result(
 
 
 _EVERY_TYPE = (
-    "SELECT n, n::int2 AS small, n::int4 AS int, (n * 0.5)::float4 AS half, n * 0.25::float8 AS quarter,"
-    " n % 2 = 0 AS even, timestamp '2026-01-01 12:00:00.123456' + n * interval '1 hour' AS at,"
+    "SELECT n, n::int2 AS small, n::int4 AS int, (n * 0.5)::float4 AS half,"
+    " n * 0.25::float8 AS quarter, n % 2 = 0 AS even,"
+    " timestamp '2026-01-01 12:00:00.123456' + n * interval '1 hour' AS at,"
     " date '2026-01-01' + n AS day, 'row ' || n AS label"
 )
 
