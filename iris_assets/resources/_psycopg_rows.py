@@ -37,7 +37,7 @@ def read_frame(
     """The rows of `query`, bound to `params`, one numpy column each, `index` as the index."""
     cursor = conn.execute(query, params or None)
     if cursor.description is None:
-        raise psycopg.ProgrammingError("the query returned no rows to read")
+        raise psycopg.ProgrammingError("read_frame needs a query; this statement returns no rows")
     names = [column.name for column in cursor.description]
     types = [conn.adapters.types.get(column.type_code) for column in cursor.description]
     rows = cursor.fetchall()

@@ -111,6 +111,13 @@ def test_read_frame_raises_psycopgs_error_for_the_sqlstate(
         postgres.read_frame(sql.SQL("SELECT * FROM no_such_table"), expected_rows=expected_rows)
 
 
+def test_read_frame_refuses_a_statement_without_rows(iris_database_url: str) -> None:
+    """A statement that returns no rows is refused by name, not with a TypeError from inside."""
+    postgres = PostgresResource(database_url=iris_database_url)
+    with pytest.raises(psycopg.ProgrammingError, match="needs a query"):
+        postgres.read_frame(sql.SQL("SET search_path TO public"), expected_rows=1)
+
+
 def test_public_url_never_shows_the_password() -> None:
     """Logs, tags and the UI get the address without its password."""
     postgres = PostgresResource(database_url="postgresql://myuser:s3cr3t-pw@db.example:5432/mydb")
