@@ -53,6 +53,7 @@ defs = dg.Definitions(
             s3_endpoint_url=_env("MLFLOW_S3_ENDPOINT_URL"),
             aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
+            ui_base_url=_env("IRIS_MLFLOW_UI_URL"),
         ),
     },
     # Steps share one process: the multiprocess default re-imports this module for every step.

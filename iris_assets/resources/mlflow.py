@@ -33,6 +33,13 @@ class MLflowResource(dg.ConfigurableResource):
     aws_secret_access_key: str | None = Field(
         default=None, description="S3 secret (AWS_SECRET_ACCESS_KEY)."
     )
+    ui_base_url: str | None = Field(
+        default=None,
+        description=(
+            "Where people open the MLflow UI, for links in Dagster (IRIS_MLFLOW_UI_URL); "
+            "unset: the tracking URI."
+        ),
+    )
 
     @property
     def is_embedded(self) -> bool:
@@ -56,21 +63,22 @@ class MLflowResource(dg.ConfigurableResource):
 
     def public_uri(self) -> str:
         """The tracking URI without any credentials in it: safe for logs, links and errors."""
-        parts = urlsplit(self.resolved_tracking_uri())
-        if parts.password is None and parts.username is None:
-            return parts.geturl()
-        return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        return _without_credentials(self.resolved_tracking_uri())
 
     def client(self) -> MlflowClient:
         uri = self.resolved_tracking_uri()
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def ui_url(self, fragment: str) -> str | None:
-        """A link into the tracking server's UI, or None when the store is not a server."""
-        uri = self.public_uri()
-        if not uri.startswith(("http://", "https://")):
+        """A link into the MLflow UI, or None when neither it nor the tracking store is a server.
+
+        `ui_base_url` is for where the two differ: in the Compose stack the code reaches the
+        server by its service name, which only the containers resolve.
+        """
+        base = _without_credentials(self.ui_base_url) if self.ui_base_url else self.public_uri()
+        if not base.startswith(("http://", "https://")):
             return None
-        return f"{uri.rstrip('/')}/#/{fragment}"
+        return f"{base.rstrip('/')}/#/{fragment}"
 
     @contextmanager
     def activated(self) -> Iterator[None]:
@@ -169,6 +177,13 @@ class MLflowResource(dg.ConfigurableResource):
             "AWS_SECRET_ACCESS_KEY": self.aws_secret_access_key,
         }
         return {name: value for name, value in settings.items() if value}
+
+
+def _without_credentials(uri: str) -> str:
+    parts = urlsplit(uri)
+    if parts.password is None and parts.username is None:
+        return parts.geturl()
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _s3_errors() -> tuple[type[Exception], ...]:

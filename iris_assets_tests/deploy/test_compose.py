@@ -98,6 +98,15 @@ def test_no_literal_secret() -> None:
         assert not [text for text in strings if secret in text], secret
 
 
+def test_links_open_the_mlflow_ui_where_the_host_publishes_it(compose: dict[str, Any]) -> None:
+    """The code server links into MLflow at the published port, not at the service name."""
+    [published] = compose["services"]["mlflow-server"]["ports"]
+    _, host_port, _ = str(published).split(":")
+    links = urlsplit(_service_env(compose["services"]["iris-assets-code"])["IRIS_MLFLOW_UI_URL"])
+    assert links.hostname in ("localhost", "127.0.0.1")
+    assert links.port == int(host_port)
+
+
 def test_published_ports_bind_to_loopback(compose: dict[str, Any]) -> None:
     """Every published port listens on 127.0.0.1 only."""
     for name, service in compose["services"].items():

@@ -73,6 +73,16 @@ def test_ui_links_only_for_a_server(sqlite_uri: str) -> None:
     assert server.ui_url("experiments/1") == "http://127.0.0.1:5001/#/experiments/1"
 
 
+def test_ui_links_go_where_people_open_the_ui() -> None:
+    """With IRIS_MLFLOW_UI_URL set, links use it, credentials removed, not the tracking URI."""
+    resource = MLflowResource(
+        tracking_uri="http://mlflow-server:5000", ui_base_url="http://me:pw@localhost:5001"
+    )
+    assert resource.ui_url("models/sk_model/versions/3") == (
+        "http://localhost:5001/#/models/sk_model/versions/3"
+    )
+
+
 def test_run_on_a_real_server_stores_artifacts_in_s3(mlflow_server: str, s3_client) -> None:
     """Against the tracking server, a run's artifacts land in its S3 bucket."""
     resource = MLflowResource(tracking_uri=mlflow_server)
