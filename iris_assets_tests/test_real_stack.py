@@ -10,17 +10,24 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
 from iris_assets.iris_table import FEATURES, LABEL
-from iris_assets_tests import _bucket
+from iris_assets_tests import _bucket, _services
 from iris_assets_tests._materialize import materialize
 
 
 @pytest.fixture(scope="module")
 def stack_env(iris_database_url: str, mlflow_server: str, tmp_path_factory) -> dict[str, str]:
-    """The variables a user sets; no S3 keys, since the server proxies artifacts."""
+    """What a user sets on a machine that reaches the tracking server and nothing behind it.
+
+    As from the host against the Compose stack: no S3 keys, since the server proxies artifacts,
+    and no way to the S3 store either. HTTP goes to a proxy that refuses every connection, except
+    to the tracking server (named `localhost`, where S3 is at 127.0.0.1).
+    """
     return {
         "IRIS_DATABASE_URL": iris_database_url,
-        "MLFLOW_TRACKING_URI": mlflow_server,
+        "MLFLOW_TRACKING_URI": mlflow_server.replace("127.0.0.1", "localhost"),
         "DAGSTER_HOME": str(tmp_path_factory.mktemp("dagster_home")),
+        "http_proxy": f"http://127.0.0.1:{_services.free_port()}",
+        "no_proxy": "localhost",
     }
 
 
@@ -94,9 +101,14 @@ def test_loaded_model_reproduces_valid_acc(registered: dict, monkeypatch) -> Non
     assert len(data) == 100
 
 
-def test_log_says_which_services_are_used(registered: dict, mlflow_server: str) -> None:
+def test_load_check_downloads_through_the_server(registered: dict) -> None:
+    """The registered model loads in the run although this client cannot reach S3."""
+    assert "Asset check 'served_model_loads' on 'registered_model' passed" in registered["stderr"]
+
+
+def test_log_says_which_services_are_used(registered: dict, stack_env: dict[str, str]) -> None:
     """The log names the database and the tracking server, never a password."""
-    assert f"MLflow tracking server {mlflow_server}" in registered["stderr"]
+    assert f"MLflow tracking server {stack_env['MLFLOW_TRACKING_URI']}" in registered["stderr"]
     assert "(IRIS_DATABASE_URL)" in registered["stderr"]
 
 

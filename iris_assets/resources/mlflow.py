@@ -18,6 +18,12 @@ from requests.exceptions import RequestException
 
 from iris_assets import embedded
 
+_DIRECT_S3_TRANSFERS = (
+    "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD",
+    "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD",
+)
+"""MLflow's switches for moving artifacts between client and S3 past a proxying server."""
+
 
 class MLflowResource(dg.ConfigurableResource):
     """Where runs and models go: a tracking server (and its S3 store) or the embedded store."""
@@ -95,6 +101,11 @@ class MLflowResource(dg.ConfigurableResource):
             # the materialization's metadata carries the same links without them.
             "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
             "MLFLOW_PRINT_MODEL_URLS_ON_CREATION": "false",
+            # Artifacts go through the server. Left to itself, MLflow 3.17 asks a server that
+            # proxies S3 for a presigned URL for every file and fetches it from S3 directly: at an
+            # address only the server may reach (in Compose, mlflow-artifact-store:9000), with a
+            # second request per file. Either variable set in the environment is respected.
+            **{name: os.environ.get(name, "false") for name in _DIRECT_S3_TRANSFERS},
         }
         try:
             with (
