@@ -34,6 +34,21 @@ def test_run_state_does_not_leak(sqlite_uri: str, monkeypatch: pytest.MonkeyPatc
     assert finished.data.metrics == {"m": 1.0}
 
 
+def test_artifacts_go_through_the_server_unless_the_user_says_otherwise(
+    sqlite_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's direct-to-S3 switches are off for a block; a value the user set is kept."""
+    download, upload = (
+        "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD",
+        "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD",
+    )
+    monkeypatch.delenv(download, raising=False)
+    monkeypatch.setenv(upload, "true")
+    with MLflowResource(tracking_uri=sqlite_uri).activated():
+        assert (os.environ[download], os.environ[upload]) == ("false", "true")
+    assert download not in os.environ
+
+
 def test_failing_block_ends_the_run_failed(sqlite_uri: str) -> None:
     """A run whose block raises is FAILED, not left RUNNING."""
     resource = MLflowResource(tracking_uri=sqlite_uri)
