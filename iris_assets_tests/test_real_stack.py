@@ -19,8 +19,8 @@ def stack_env(iris_database_url: str, mlflow_server: str, tmp_path_factory) -> d
     """What a user sets on a machine that reaches the tracking server and nothing behind it.
 
     As from the host against the Compose stack: no S3 keys, since the server proxies artifacts,
-    and no way to the S3 store either. HTTP goes to a proxy that refuses every connection, except
-    to the tracking server (named `localhost`, where S3 is at 127.0.0.1).
+    and no way to the S3 store either. Only the tracking server, named `localhost`, is reached
+    directly; every other HTTP request (S3 is at 127.0.0.1) goes to a proxy that refuses it.
     """
     return {
         "IRIS_DATABASE_URL": iris_database_url,
