@@ -191,6 +191,7 @@ class MLflowResource(dg.ConfigurableResource):
 
 
 def _without_credentials(uri: str) -> str:
+    """`uri` without user and password, so it can go into logs, links and errors."""
     parts = urlsplit(uri)
     if parts.password is None and parts.username is None:
         return parts.geturl()
