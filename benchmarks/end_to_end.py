@@ -1,6 +1,6 @@
 """End to end: the graph's main command against the tutorial's script, on the same real services.
 
-    uv run python benchmarks/end_to_end.py [--pairs 5]
+    uv run python benchmarks/end_to_end.py [--pairs 5] [--warmup 1]
 
 Starts PostgreSQL (a database on 127.0.0.1:5432, or set IRIS_TEST_POSTGRES_URL), a SeaweedFS S3
 store and an MLflow tracking server; runs each command once unmeasured (the stack's first run pays

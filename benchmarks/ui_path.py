@@ -1,6 +1,6 @@
 """UI path against the main command, and the stack's idle memory, on the same running services.
 
-    uv run python benchmarks/ui_path.py [--pairs 5]
+    uv run python benchmarks/ui_path.py [--pairs 5] [--warmup 1]
 
 Starts PostgreSQL databases (on 127.0.0.1:5432, or set `IRIS_TEST_POSTGRES_URL`), a SeaweedFS S3
 store, an MLflow tracking server, and the compose file's Dagster services as local processes
