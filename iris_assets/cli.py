@@ -4,6 +4,7 @@ import argparse
 import logging
 import os
 import random
+import signal
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -28,7 +29,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "seed":
         seed(postgres)
     else:
+        # `docker compose stop` sends SIGTERM: end as Ctrl-C does, between rows, with exit code 0.
+        signal.signal(signal.SIGTERM, _interrupt)
         generate(postgres, interval=args.interval, count=args.count, seed_value=args.seed)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def seed(postgres: "PostgresResource") -> int:

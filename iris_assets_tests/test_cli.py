@@ -1,8 +1,10 @@
 """The `iris-assets` console script against a real PostgreSQL."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -44,6 +46,35 @@ def test_generate_creates_a_missing_table(empty_database_url: str) -> None:
     result = _run("generate", "--interval", "0", "--count", "2", database_url=empty_database_url)
     assert result.returncode == 0, result.stderr
     assert _rows(empty_database_url) == 2
+
+
+def test_generate_stops_cleanly_on_sigterm(empty_database_url: str) -> None:
+    """SIGTERM (what `docker compose stop` sends) ends `generate` with exit code 0, rows kept."""
+    env = {**os.environ, "IRIS_DATABASE_URL": empty_database_url}
+    process = subprocess.Popen(
+        [str(CLI), "generate", "--interval", "0.2"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while _rows_or_none(empty_database_url) in (None, 0) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+    assert "Interrupted" in stderr
+    rows = _rows(empty_database_url)
+    assert rows >= 1
+    assert f"Inserted {rows} random rows" in stderr
+
+
+def _rows_or_none(database_url: str) -> int | None:
+    """Rows in iris_data, or None while the table does not exist yet."""
+    try:
+        return _rows(database_url)
+    except psycopg.errors.UndefinedTable:
+        return None
 
 
 def test_password_is_not_printed(empty_database_url: str) -> None:
