@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pgserver._commands import POSTGRES_BIN_PATH
 
-from iris_assets_tests._services import free_port
+from iris_devstack.ports import free_port
 
 _RUN_AS = "pgserver"  # PostgreSQL refuses to run as root; pgserver creates this system user
 

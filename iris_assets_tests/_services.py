@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ import psycopg
 from botocore.config import Config
 from psycopg import sql
 
+from iris_devstack.ports import free_port, reserve_port_pair, reserve_ports
+
 # Log file of every process started here, so wait_for_http can show why a process died.
 _LOG_FILES: weakref.WeakKeyDictionary[subprocess.Popen[bytes], Path] = weakref.WeakKeyDictionary()
 
@@ -39,49 +40,6 @@ _STOP_TIMEOUT = 15.0
 _SEAWEEDFS_START_TIMEOUT = 60.0
 _MLFLOW_START_TIMEOUT = 180.0  # the first start runs every Alembic migration on PostgreSQL
 _UNIX_SOCKET_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with ExitStack() as stack:
-        return _reserve_ports(stack, 1)[0]
-
-
-def _reserve_port(stack: ExitStack, port: int = 0) -> int | None:
-    """Bind `port` (0: any) on 127.0.0.1 until `stack` closes; None if it is taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind(("127.0.0.1", port))
-    except OSError:
-        sock.close()
-        return None
-    stack.enter_context(sock)
-    return sock.getsockname()[1]
-
-
-def _reserve_ports(stack: ExitStack, count: int) -> list[int]:
-    """`count` distinct free ports, held by `stack` so later picks cannot repeat them."""
-    ports = []
-    for _ in range(count):
-        port = _reserve_port(stack)
-        if port is None:
-            raise RuntimeError("no free TCP port on 127.0.0.1")
-        ports.append(port)
-    return ports
-
-
-def _reserve_port_pair(stack: ExitStack, offset: int) -> tuple[int, int]:
-    """Two free ports `offset` apart, for components that derive one port from the other."""
-    for _ in range(200):
-        with ExitStack() as attempt:
-            port = _reserve_port(attempt)
-            if port is None or port + offset > 65535:
-                continue
-            if _reserve_port(attempt, port + offset) is None:
-                continue
-            stack.enter_context(attempt.pop_all())
-            return port, port + offset
-    raise RuntimeError(f"found no two free ports {offset} apart")
 
 
 def _log_tail(process: subprocess.Popen[bytes] | None, max_chars: int = 4000) -> str:
@@ -292,10 +250,10 @@ def seaweedfs_s3(
             filer_grpc,
             s3,
             s3_grpc,
-        ) = _reserve_ports(ports, 8)
+        ) = reserve_ports(ports, 8)
         s3 = s3_port or s3
         # The embedded maintenance worker ignores -admin.port.grpc and dials admin.port + 10000.
-        admin, admin_grpc = _reserve_port_pair(ports, 10000)
+        admin, admin_grpc = reserve_port_pair(ports, 10000)
     with ExitStack() as stack:
         args = [
             _weed_binary(),

@@ -27,6 +27,7 @@ from iris_assets_tests import _bucket, _services
 from iris_assets_tests._graph import failure_text, run_graph
 from iris_assets_tests._postgres_cluster import PostgresCluster
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
+from iris_devstack.ports import free_port
 
 
 class RestartableS3:
@@ -34,7 +35,7 @@ class RestartableS3:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.port = _services.free_port()
+        self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.client = boto3.client(
             "s3",
@@ -71,7 +72,7 @@ class RestartableMlflow:
     """An `mlflow server` of these tests' own, on a fixed port, killed and restarted at will."""
 
     def __init__(self, workdir: Path, backend_store_uri: str, s3_endpoint: str) -> None:
-        self.port = _services.free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
         self.args = [
@@ -318,7 +319,7 @@ def direct_s3_mlflow(
 ) -> Iterator[str]:
     """An MLflow server that leaves artifacts to its clients: they write to S3 with their keys."""
     workdir = tmp_path_factory.mktemp("mlflow_direct_s3")
-    port = _services.free_port()
+    port = free_port()
     args = [
         sys.executable,
         "-m",

@@ -10,8 +10,9 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
 from iris_assets.iris_table import FEATURES, LABEL
-from iris_assets_tests import _bucket, _services
+from iris_assets_tests import _bucket
 from iris_assets_tests._materialize import materialize
+from iris_devstack.ports import free_port
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def stack_env(iris_database_url: str, mlflow_server: str, tmp_path_factory) -> d
         "IRIS_DATABASE_URL": iris_database_url,
         "MLFLOW_TRACKING_URI": mlflow_server.replace("127.0.0.1", "localhost"),
         "DAGSTER_HOME": str(tmp_path_factory.mktemp("dagster_home")),
-        "http_proxy": f"http://127.0.0.1:{_services.free_port()}",
+        "http_proxy": f"http://127.0.0.1:{free_port()}",
         "no_proxy": "localhost",
     }
 
