@@ -45,10 +45,14 @@ def page(browser: Browser) -> Iterator[Page]:
         new.close()
 
 
-def click_materialize_all(page: Page, webserver_url: str) -> str:
-    """Open the iris group, click "Materialize all", follow the toast to the run; its id."""
+def open_iris_group(page: Page, webserver_url: str) -> None:
+    """Open the asset group `iris` and wait until its graph shows."""
     page.goto(f"{webserver_url}/locations/iris_assets/asset-groups/iris")
     page.get_by_text("registered_model", exact=True).wait_for()
+
+
+def click_materialize_all(page: Page) -> str:
+    """Click "Materialize all" on an open asset group, follow the toast to the run; its id."""
     page.get_by_role("button", name=re.compile(r"Materialize all")).click()
     # The toast "Launched run <id>" links to the run's page.
     view = page.locator("a[href^='/runs/']", has_text="View")

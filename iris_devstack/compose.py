@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from iris_devstack.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +40,36 @@ UP_TIMEOUT = 900.0
 """Seconds for `up --build --wait` on a cold machine: the project image's build is most of it."""
 COMMAND_TIMEOUT = 300.0
 _NO_REGISTRY = re.compile(r"pull access denied|failed to resolve|no such host|dial tcp", re.I)
+
+
+def project_image() -> str:
+    """The name of the image docker-compose.yaml builds from the Dockerfile."""
+    return yaml.safe_load(COMPOSE_FILE.read_text())["x-project-image"]["image"]
+
+
+def engine() -> str:
+    """The Docker Engine's and Compose's versions, for a person reading the test output."""
+    server = _docker("version", "--format", "{{.Server.Version}}").strip()
+    plugin = _docker("compose", "version", "--short").strip()
+    return f"Docker Engine {server}, Compose {plugin}"
+
+
+def _image_id(image: str) -> str | None:
+    """The id of a local image, or None where there is none."""
+    result = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", image],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def _docker(*args: str) -> str:
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
 
 
 class ComposeError(RuntimeError):
@@ -209,17 +241,11 @@ class ComposeStack:
         """Containers, networks and volumes of this project that Docker still has."""
         label = f"label=com.docker.compose.project={self.project}"
         listings = {
-            "containers": ["docker", "ps", "--all", "--quiet", "--filter", label],
-            "networks": ["docker", "network", "ls", "--quiet", "--filter", label],
-            "volumes": ["docker", "volume", "ls", "--quiet", "--filter", label],
+            "containers": ("ps", "--all", "--quiet", "--filter", label),
+            "networks": ("network", "ls", "--quiet", "--filter", label),
+            "volumes": ("volume", "ls", "--quiet", "--filter", label),
         }
-        found = {}
-        for kind, command in listings.items():
-            output = subprocess.run(
-                command, capture_output=True, text=True, timeout=60, check=True
-            ).stdout
-            found[kind] = output.split()
-        return found
+        return {kind: _docker(*command).split() for kind, command in listings.items()}
 
     def url(self, port_variable: str) -> str:
         """http://127.0.0.1:<port> of a published port named in .env."""
@@ -254,8 +280,12 @@ def running_stack(workdir: Path, *, build: bool = True) -> Iterator[ComposeStack
         env_file=workdir / ".env",
         env=fresh_env_file(workdir / ".env"),
     )
+    replaced = _image_id(project_image())
     try:
         stack.up(build=build)
+        # A rebuild leaves the previous image without a name: remove it, unless still in use.
+        if replaced not in (None, _image_id(project_image())):
+            subprocess.run(["docker", "image", "rm", replaced], capture_output=True, check=False)
         yield stack
     finally:
         try:

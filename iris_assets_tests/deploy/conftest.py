@@ -7,6 +7,14 @@ import pytest
 
 from iris_assets_tests.deploy import _compose
 
+STACK_NOTES: list[str] = []
+"""What the Compose stack's test ran on, printed at the end of the session for CI's log."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for note in STACK_NOTES:
+        terminalreporter.write_line(note)
+
 
 @pytest.fixture(scope="package")
 def env_example() -> dict[str, str]:

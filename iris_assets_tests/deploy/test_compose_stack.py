@@ -22,6 +22,7 @@ from playwright.sync_api import Browser
 
 from iris_assets_tests import _bucket
 from iris_assets_tests._materialize import materialize
+from iris_assets_tests.deploy.conftest import STACK_NOTES
 from iris_devstack import browser, compose
 from iris_devstack.dagster_graphql import launch_materialize_all, wait_for_run
 from iris_devstack.registry import registered_version
@@ -67,7 +68,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[compose.ComposeS
     workdir = tmp_path_factory.mktemp("compose")
     with compose.running_stack(workdir) as running:
         print(f"\ncompose project {running.project}: {running.webserver_url}, logs {workdir}")
+        containers = len(running.states())
         yield running
+    STACK_NOTES.append(
+        f"Compose stack {running.project}: {containers} containers on {compose.engine()}; "
+        "down --volumes left no container, network or volume"
+    )
 
 
 def _materialize_all(stack: compose.ComposeStack) -> Materialization:
@@ -101,7 +107,8 @@ def clicked_run(
     screenshot = artifacts_dir / "compose-ui-materialize-all.png"
     with browser.page(chromium) as page:
         try:
-            run_id = browser.click_materialize_all(page, stack.webserver_url)
+            browser.open_iris_group(page, stack.webserver_url)
+            run_id = browser.click_materialize_all(page)
             status = wait_for_run(stack.webserver_url, run_id)
             browser.shows_status(page, status)
         finally:
