@@ -6,6 +6,7 @@ The S3 store (SeaweedFS) and the MLflow tracking server are started here and sto
 """
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import psycopg
 import pytest
 
 from iris_assets import iris_table
-from iris_assets_tests import _services
+from iris_assets_tests import _materialize, _services
 from iris_assets_tests._materialize import SERVICE_VARIABLES
 from iris_assets_tests._postgres_cluster import PostgresCluster
 
@@ -22,6 +23,61 @@ S3_ACCESS_KEY = "iris-test-access"
 S3_SECRET_KEY = "iris-test-secret-key"
 S3_BUCKET = "mlflow"
 CLUSTER_PASSWORD = "pg-cluster-secret-8841"
+
+SERVICE_FIXTURES = frozenset(
+    {
+        # PostgreSQL: the machine's server or pgserver, and every database made on it.
+        "postgres_server_url",
+        "empty_database_url",
+        "iris_database_url",
+        # The embedded defaults: any read of the database starts pgserver under IRIS_HOME.
+        "embedded_home",
+        "embedded_env",
+        # SeaweedFS, the MLflow tracking server and the password-protected cluster.
+        "s3_endpoint",
+        "s3_client",
+        "mlflow_server",
+        "password_cluster",
+        # test_faults.py's own restartable S3 and MLflow servers.
+        "restartable_s3",
+        "restartable_mlflow",
+        "direct_s3_mlflow",
+        # deploy/test_compose_stack.py: the Docker Compose stack and a Chromium browser.
+        "stack",
+        "chromium",
+    }
+)
+"""Fixtures that start, or need, a running service: a test that uses one is `slow`."""
+
+PROCESS_STARTERS = (
+    subprocess,
+    subprocess.run,
+    subprocess.Popen,
+    _materialize.materialize,
+    _materialize.command,
+)
+"""A test module that holds one of these starts processes: the project's CLIs (`iris-assets`, `dg`,
+`dagster`), each loading the code for seconds, or the README's `dagster asset materialize`, the
+whole graph. All its tests are `slow`, with or without the fixtures above (test_quickstart.py and
+test_dg.py use none of them; test_automation.py's one pure test goes along with its module).
+"""
+
+
+def _starts_processes(item: pytest.Item) -> bool:
+    module = getattr(item, "module", None)
+    names = vars(module).values() if module is not None else ()
+    return any(value is starter for value in names for starter in PROCESS_STARTERS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` what needs a started service or runs the graph; `-m "not slow"` runs the rest.
+
+    `fixturenames` is the closure, so a fixture built on one of SERVICE_FIXTURES counts too.
+    """
+    for item in items:
+        uses_a_service = not SERVICE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+        if uses_a_service or _starts_processes(item):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
