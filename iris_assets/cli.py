@@ -31,7 +31,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         # `docker compose stop` sends SIGTERM: end as Ctrl-C does, between rows, with exit code 0.
         signal.signal(signal.SIGTERM, _interrupt)
-        generate(postgres, interval=args.interval, count=args.count, seed_value=args.seed)
+        generate(
+            postgres,
+            interval=args.interval,
+            count=args.count,
+            seed_value=args.seed,
+            report_every=args.report_every,
+        )
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -50,19 +56,35 @@ def seed(postgres: "PostgresResource") -> int:
 
 
 def generate(
-    postgres: "PostgresResource", interval: float, count: int | None, seed_value: int | None
+    postgres: "PostgresResource",
+    interval: float,
+    count: int | None,
+    seed_value: int | None,
+    report_every: int = 60,
 ) -> int:
-    """Insert one random iris row every `interval` seconds, `count` times or until interrupted."""
+    """Insert one random iris row every `interval` seconds, `count` times or until interrupted.
+
+    Says so every `report_every` rows, so a person watching a generator that runs for hours
+    knows it still does.
+    """
     rng = random.Random(seed_value)
     inserted = 0
     with postgres.connect() as conn:
         iris_table.create_table(conn)
+        _log.info(
+            "Inserting a random row into %s every %g s%s",
+            iris_table.TABLE,
+            interval,
+            f", {count} in all" if count else " until stopped (Ctrl-C)",
+        )
         try:
             while count is None or inserted < count:
                 if inserted:
                     time.sleep(interval)
                 iris_table.insert_rows(conn, [iris_table.random_row(rng)])
                 inserted += 1
+                if inserted % report_every == 0:
+                    _log.info("%d rows inserted so far", inserted)
         except KeyboardInterrupt:
             _log.info("Interrupted")
     _log.info("Inserted %d random rows into %s", inserted, iris_table.TABLE)
@@ -84,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
         "--count", type=_positive_int, default=None, help="Stop after N rows (default: never)."
     )
     generate_parser.add_argument("--seed", type=int, default=None, help="Seed of the row choice.")
+    generate_parser.add_argument(
+        "--report-every",
+        type=_positive_int,
+        default=60,
+        help="Say how many rows went in every N rows (default 60: a minute at the default pace).",
+    )
     return parser
 
 

@@ -41,6 +41,25 @@ def test_seed_then_generate(empty_database_url: str) -> None:
     assert _rows(empty_database_url) == 153
 
 
+def test_generate_says_it_works_as_it_goes(empty_database_url: str) -> None:
+    """A long-running generator reports its progress, not only when it stops."""
+    result = _run(
+        "generate",
+        "--interval",
+        "0",
+        "--count",
+        "25",
+        "--report-every",
+        "10",
+        database_url=empty_database_url,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Inserting a random row into iris_data every 0 s, 25 in all" in result.stderr
+    assert "10 rows inserted so far" in result.stderr
+    assert "20 rows inserted so far" in result.stderr
+    assert "Inserted 25 random rows" in result.stderr
+
+
 def test_generate_creates_a_missing_table(empty_database_url: str) -> None:
     """`generate` on a database without the table creates it first."""
     result = _run("generate", "--interval", "0", "--count", "2", database_url=empty_database_url)
