@@ -34,6 +34,13 @@ _INSERT_ROW = sql.SQL("INSERT INTO {table} (timestamp, {columns}) VALUES (NOW(),
 
 # Serialises concurrent seeders, so two first uses cannot both see an empty table.
 _SEED_LOCK_KEY = 0x1_415
+SEED_ORDER = 2022
+"""Seed of the order the 150 rows are inserted in: shuffled, as the tutorial's generator inserts
+random rows, so the newest rows hold every species (in dataset order the newest 100 are two)."""
+
+_CLASSES = sql.SQL("SELECT DISTINCT {label} FROM {table} WHERE {label} IS NOT NULL").format(
+    label=sql.Identifier(LABEL), table=sql.Identifier(TABLE)
+)
 
 
 @cache
@@ -78,6 +85,18 @@ def seed(conn: psycopg.Connection) -> int:
         ).fetchone()
         if has_rows is not None and has_rows[0]:
             return 0
-        rows = iris_rows()
+        rows = seed_rows()
         insert_rows(conn, rows)
         return len(rows)
+
+
+def seed_rows() -> list[IrisRow]:
+    """The 150 iris rows in the order `seed` inserts them."""
+    rows = list(iris_rows())
+    random.Random(SEED_ORDER).shuffle(rows)
+    return rows
+
+
+def classes(conn: psycopg.Connection) -> list[int]:
+    """The classes the whole table holds, in order."""
+    return sorted(int(label) for (label,) in conn.execute(_CLASSES))

@@ -49,6 +49,25 @@ def test_seed_inserts_the_150_rows_once(conn: psycopg.Connection) -> None:
     assert per_class == [(0, 50), (1, 50), (2, 50)]
 
 
+def test_the_newest_seeded_rows_hold_every_class(conn: psycopg.Connection) -> None:
+    """Seeded shuffled, the newest 100 rows (iris_df's default) hold all three species."""
+    iris_table.seed(conn)
+    newest = conn.execute(
+        "SELECT target, count(*) FROM (SELECT target FROM iris_data ORDER BY id DESC LIMIT 100) t"
+        " GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert [label for label, _ in newest] == [0, 1, 2]
+    assert min(count for _, count in newest) >= 25
+    assert iris_table.classes(conn) == [0, 1, 2]
+
+
+def test_seed_order_is_the_same_every_time() -> None:
+    """Every database is seeded in one order, so the quick start trains on the same rows."""
+    assert iris_table.seed_rows() == iris_table.seed_rows()
+    assert sorted(iris_table.seed_rows()) == sorted(iris_table.iris_rows())
+    assert iris_table.seed_rows() != list(iris_table.iris_rows())
+
+
 def test_seed_keeps_a_table_that_has_rows(conn: psycopg.Connection) -> None:
     """A table the generator already filled is not seeded on top."""
     iris_table.create_table(conn)
