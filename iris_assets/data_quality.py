@@ -66,6 +66,42 @@ def row_count_problem(frame: pd.DataFrame, min_rows: int) -> str | None:
     )
 
 
+def schema_checked(frame: pd.DataFrame) -> str:
+    """What a passing schema check saw."""
+    return f"{', '.join(FEATURES)} are numeric and {LABEL} holds integer classes."
+
+
+def missing_values_checked(frame: pd.DataFrame) -> str:
+    """What a passing missing-values check saw."""
+    columns = len(FEATURES) + 1
+    return f"No NULL, NaN or infinite value in {len(frame)} rows of {columns} columns."
+
+
+def classes_checked(frame: pd.DataFrame) -> str:
+    """What a passing class check saw: each class and its rows."""
+    counts = frame[LABEL].value_counts().sort_index()
+    listed = ", ".join(f"{int(label)} ({n} rows)" for label, n in counts.items())
+    return f"{len(counts)} classes: {listed}."
+
+
+def row_count_checked(frame: pd.DataFrame, min_rows: int) -> str:
+    """What a passing row-count check saw."""
+    return f"{len(frame)} rows; at least {min_rows} are needed."
+
+
+def missing_classes_problem(frame: pd.DataFrame, table_classes: list[int]) -> str | None:
+    """Classes the table holds that the training window lacks: the model can never predict them."""
+    window = sorted(int(label) for label in frame[LABEL].dropna().unique())
+    missing = [label for label in table_classes if label not in window]
+    if not missing:
+        return None
+    return (
+        f"The {len(frame)} newest rows of {TABLE} hold classes {window}, but the table also holds "
+        f"{missing}: the model cannot predict {missing}. Raise iris_df's `limit`, or insert newer "
+        "rows of those classes."
+    )
+
+
 def _first_non_numeric(values: pd.Series) -> tuple[object, object]:
     """The id and value of the first entry that is not a number (or the first entry)."""
     bad = pd.to_numeric(values, errors="coerce").isna() & values.notna()

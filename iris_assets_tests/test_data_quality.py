@@ -3,11 +3,12 @@
 import uuid
 
 import dagster as dg
+import pandas as pd
 import psycopg
 import pytest
 from mlflow.tracking import MlflowClient
 
-from iris_assets import iris_table
+from iris_assets import data_quality, iris_table
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests._graph import failure_text, run_graph
@@ -112,3 +113,31 @@ def test_bad_rows_fail_before_training(
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert not materialized & {"fitted_pipeline", "metrics", "registered_model"}
     assert MlflowClient(mlflow_server).search_model_versions(f"name='{model_name}'") == []
+
+
+# The rules themselves, on frames: no service.
+
+
+def _frame(labels: list[int]) -> pd.DataFrame:
+    rows = [(5.1, 3.5, 1.4, 0.2, label) for label in labels]
+    return pd.DataFrame(rows, columns=[*iris_table.FEATURES, iris_table.LABEL])
+
+
+def test_passing_checks_say_what_they_saw() -> None:
+    """A passing data check reports rows, columns and classes, not a bare "ok"."""
+    frame = _frame([0] * 3 + [1] * 2 + [2])
+    assert data_quality.classes_checked(frame) == "3 classes: 0 (3 rows), 1 (2 rows), 2 (1 rows)."
+    assert data_quality.missing_values_checked(frame) == (
+        "No NULL, NaN or infinite value in 6 rows of 5 columns."
+    )
+    assert data_quality.row_count_checked(frame, 10) == "6 rows; at least 10 are needed."
+    assert "sepal_length" in data_quality.schema_checked(frame)
+
+
+def test_a_class_the_table_has_but_the_window_lacks_is_named() -> None:
+    """The warning names the classes seen, the ones missing, and what to do."""
+    problem = data_quality.missing_classes_problem(_frame([1, 2, 2]), [0, 1, 2])
+    assert problem is not None
+    assert "hold classes [1, 2], but the table also holds [0]" in problem
+    assert "Raise iris_df's `limit`" in problem
+    assert data_quality.missing_classes_problem(_frame([0, 1, 2]), [0, 1, 2]) is None
