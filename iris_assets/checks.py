@@ -6,21 +6,31 @@ import dagster as dg
 import pandas as pd
 from mlflow.pyfunc import load_model
 
-from iris_assets import data_quality
+from iris_assets import data_quality, iris_table
+from iris_assets import metadata_keys as keys
 from iris_assets.assets import iris_df, metrics, registered_model
 from iris_assets.config import DataQualityConfig, QualityGateConfig
 from iris_assets.resources.mlflow import MLflowResource
+from iris_assets.resources.postgres import PostgresResource
 
-_DATA_CHECKS: dict[str, tuple[str, Callable[[pd.DataFrame], str | None]]] = {
+_Finder = Callable[[pd.DataFrame], str | None]
+_Describer = Callable[[pd.DataFrame], str]
+_DATA_CHECKS: dict[str, tuple[str, _Finder, _Describer]] = {
     "iris_df_schema": (
         "The four features are numeric and the label an integer class.",
         data_quality.schema_problem,
+        data_quality.schema_checked,
     ),
     "iris_df_no_missing_values": (
         "No NULL, NaN or infinite feature or label.",
         data_quality.missing_values_problem,
+        data_quality.missing_values_checked,
     ),
-    "iris_df_two_classes": ("At least two classes to tell apart.", data_quality.class_problem),
+    "iris_df_two_classes": (
+        "At least two classes to tell apart.",
+        data_quality.class_problem,
+        data_quality.classes_checked,
+    ),
 }
 
 
@@ -28,7 +38,7 @@ _DATA_CHECKS: dict[str, tuple[str, Callable[[pd.DataFrame], str | None]]] = {
     specs=[
         *(
             dg.AssetCheckSpec(name, asset=iris_df, blocking=True, description=description)
-            for name, (description, _) in _DATA_CHECKS.items()
+            for name, (description, _, _) in _DATA_CHECKS.items()
         ),
         dg.AssetCheckSpec(
             "iris_df_enough_rows",
@@ -42,16 +52,44 @@ def iris_df_is_trainable(
     config: DataQualityConfig, iris_df: pd.DataFrame
 ) -> Iterator[dg.AssetCheckResult]:
     """Stops the run before training when the rows cannot make a model, and says why."""
-    problems = {name: find(iris_df) for name, (_, find) in _DATA_CHECKS.items()}
-    problems["iris_df_enough_rows"] = data_quality.row_count_problem(iris_df, config.min_rows)
-    for name, problem in problems.items():
+    checks: dict[str, tuple[_Finder, _Describer]] = {
+        name: (find, describe) for name, (_, find, describe) in _DATA_CHECKS.items()
+    }
+    checks["iris_df_enough_rows"] = (
+        lambda frame: data_quality.row_count_problem(frame, config.min_rows),
+        lambda frame: data_quality.row_count_checked(frame, config.min_rows),
+    )
+    for name, (find, describe) in checks.items():
+        problem = find(iris_df)
         yield dg.AssetCheckResult(
             check_name=name,
             passed=problem is None,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=problem or "ok",
+            # What a passing check saw, so "passed" says what was checked.
+            description=problem or describe(iris_df),
             metadata={"rows": dg.MetadataValue.int(len(iris_df))},
         )
+
+
+@dg.asset_check(
+    asset=iris_df,
+    blocking=False,
+    description="Every class iris_data holds is among the training rows (a warning otherwise).",
+)
+def iris_df_has_every_class(
+    iris_df: pd.DataFrame, postgres: PostgresResource
+) -> dg.AssetCheckResult:
+    """Warns when the window lacks a class the table has: the model could never predict it."""
+    with postgres.connect() as conn:
+        table_classes = iris_table.classes(conn)
+    problem = data_quality.missing_classes_problem(iris_df, table_classes)
+    return dg.AssetCheckResult(
+        passed=problem is None,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=problem
+        or f"The training rows hold every class of {iris_table.TABLE}: {table_classes}.",
+        metadata={"classes_in_table": dg.MetadataValue.int(len(table_classes))},
+    )
 
 
 @dg.asset_check(asset=metrics, blocking=True)
@@ -88,8 +126,8 @@ def served_model_loads(
             passed=False, description="registered_model has never been materialized."
         )
     metadata = event.asset_materialization.metadata
-    model_name, alias = metadata["model_name"].value, metadata["champion_alias"].value
-    champion_uri, new_uri = f"models:/{model_name}@{alias}", metadata["model_uri"].value
+    model_name, alias = metadata[keys.MODEL_NAME].value, metadata[keys.CHAMPION_ALIAS].value
+    champion_uri, new_uri = f"models:/{model_name}@{alias}", metadata[keys.MODEL_URI].value
     results: dict[str, dg.MetadataValue] = {}
     try:
         with mlflow.activated():
@@ -106,7 +144,7 @@ def served_model_loads(
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
             description=f"{failed} failed to load or predict: {type(error).__name__}: {error}",
-            metadata={"model_uri": dg.MetadataValue.text(failed)},
+            metadata={keys.MODEL_URI: dg.MetadataValue.text(failed)},
         )
     return dg.AssetCheckResult(
         passed=True,

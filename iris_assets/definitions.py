@@ -2,8 +2,14 @@
 
 import gc
 import os
+import warnings
 
 import dagster as dg
+
+# Dagster's own beta notices, about its own CLI's selection parsing and the instance's log handler
+# (dagster.yaml attaches iris_assets.run_summary): nothing a user of this project can act on.
+for _beta in ("Parameter `include_sources`", "Handling yaml-defined logging configuration"):
+    warnings.filterwarnings("ignore", message=_beta, category=dg.BetaWarning)
 
 # Importing MLflow, scikit-learn and pandas makes about a million objects that live as long as the
 # process and almost no garbage; the collector would walk the growing heap again and again for
@@ -26,7 +32,13 @@ try:
         registered_model,
     )
     from iris_assets.automation import build_new_rows_sensor, retrain_job, retrain_schedule
-    from iris_assets.checks import iris_df_is_trainable, served_model_loads, valid_acc_floor
+    from iris_assets.checks import (
+        iris_df_has_every_class,
+        iris_df_is_trainable,
+        served_model_loads,
+        valid_acc_floor,
+    )
+    from iris_assets.resources.io_managers import LocalValuesIOManager
     from iris_assets.resources.mlflow import MLflowResource
     from iris_assets.resources.postgres import PostgresResource
 finally:
@@ -44,11 +56,17 @@ def _env(name: str) -> dg.EnvVar | None:
 
 defs = dg.Definitions(
     assets=[iris_data, iris_df, iris_split, fitted_pipeline, metrics, registered_model],
-    asset_checks=[iris_df_is_trainable, valid_acc_floor, served_model_loads],
+    asset_checks=[
+        iris_df_is_trainable,
+        iris_df_has_every_class,
+        valid_acc_floor,
+        served_model_loads,
+    ],
     jobs=[retrain_job],
     sensors=[build_new_rows_sensor(RETRAIN_MIN_NEW_ROWS)],
     schedules=[retrain_schedule],
     resources={
+        "io_manager": LocalValuesIOManager(),
         "postgres": PostgresResource(database_url=_env("IRIS_DATABASE_URL")),
         "mlflow": MLflowResource(
             tracking_uri=_env("MLFLOW_TRACKING_URI"),
@@ -56,6 +74,7 @@ defs = dg.Definitions(
             aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
             aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
             ui_base_url=_env("IRIS_MLFLOW_UI_URL"),
+            dagster_ui_url=_env("IRIS_DAGSTER_UI_URL"),
         ),
     },
     # Steps share one process: the multiprocess default re-imports this module for every step.

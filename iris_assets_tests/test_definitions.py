@@ -51,6 +51,7 @@ def test_checks_guard_the_rows_the_metrics_and_the_registered_model() -> None:
         "iris_df_no_missing_values": "iris_df",
         "iris_df_two_classes": "iris_df",
         "iris_df_enough_rows": "iris_df",
+        "iris_df_has_every_class": "iris_df",
         "valid_acc_floor": "metrics",
         "served_model_loads": "registered_model",
     }
@@ -113,6 +114,10 @@ def test_whole_graph_on_embedded_services(embedded_env: Path) -> None:
     assert set(run.data.metrics) == {"train_acc", "valid_acc"}
     assert run.data.params["rows"] == "100"
     assert list((embedded_env / "mlartifacts").rglob("model.skops"))
-    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert len(checks) == 6
-    assert all(checks.values())
+    assert registered.metadata["valid_acc"].value == run.data.metrics["valid_acc"]
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 7
+    assert all(evaluation.passed for evaluation in evaluations)
+    descriptions = {e.check_name: e.description for e in evaluations}
+    assert descriptions["iris_df_two_classes"].startswith("3 classes: 0 (")
+    assert descriptions["iris_df_enough_rows"] == "100 rows; at least 10 are needed."

@@ -116,8 +116,14 @@ def test_log_says_which_services_are_used(registered: dict, stack_env: dict[str,
 def test_partial_runs_share_one_dagster_home(
     registered: dict, stack_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """`+metrics` and then `registered_model` alone both succeed and register the next version."""
-    for select in ("+metrics", "registered_model"):
-        result, _ = materialize(select, cwd=tmp_path, env=stack_env)
+    """From an empty DAGSTER_HOME, `*metrics` then `registered_model` alone register a version.
+
+    `*metrics` is metrics and everything upstream of it; `+metrics` would be one layer only, and
+    in an empty home its first step would find no iris_df.
+    """
+    env = {**stack_env, "DAGSTER_HOME": str(tmp_path / "dagster_home")}
+    (tmp_path / "dagster_home").mkdir()
+    for select in ("*metrics", "registered_model"):
+        result, _ = materialize(select, cwd=tmp_path, env=env)
         assert result.returncode == 0, result.stderr[-4000:]
     assert _latest_version(registered["client"]) == int(registered["version"].version) + 1

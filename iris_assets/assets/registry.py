@@ -18,6 +18,7 @@ from mlflow.sklearn import log_model
 from sklearn.metrics import confusion_matrix
 from sklearn.pipeline import Pipeline
 
+from iris_assets import metadata_keys as keys
 from iris_assets.assets._champion import SCORE, Promotion, promote_if_better
 from iris_assets.assets._confusion_matrix import confusion_matrix_svg
 from iris_assets.assets._dataset_source import PostgresQuerySource
@@ -68,7 +69,11 @@ def registered_model(
         targets=LABEL,
         name=TABLE,
     )
-    tags = _lineage_tags(context, iris_df)
+    tags = {
+        **_lineage_tags(context, iris_df),
+        # MLflow shows this tag as the run's description, in Markdown: the way back to Dagster.
+        "mlflow.note.content": _note(context, mlflow, iris_df),
+    }
     with (
         warnings.catch_warnings(),
         mlflow.start_run(
@@ -106,6 +111,7 @@ def registered_model(
     return dg.MaterializeResult(
         metadata={
             **_metadata(mlflow, config, run, version),
+            **{name: dg.MetadataValue.float(score) for name, score in metrics.items()},
             **_promotion_metadata(promotion, config.champion_alias),
         }
     )
@@ -143,6 +149,22 @@ def valid_confusion_matrix(pipeline: Pipeline, rows: pd.DataFrame) -> str:
     predicted = pipeline.predict(rows[list(FEATURES)])
     counts = confusion_matrix(rows[LABEL], predicted, labels=labels)
     return confusion_matrix_svg(counts, labels)
+
+
+def _note(context: dg.AssetExecutionContext, mlflow: MLflowResource, iris_df: pd.DataFrame) -> str:
+    """The MLflow run's description: the Dagster run that trained it, the rows, the code."""
+    run_id = context.run.run_id
+    rows = (
+        f"the {len(iris_df)} newest rows of `{TABLE}` (ids {iris_df.index.min()} to "
+        f"{iris_df.index.max()})"
+        if not iris_df.empty
+        else f"no rows of `{TABLE}`"
+    )
+    return (
+        f"Trained and logged by the `{context.asset_key.to_user_string()}` asset of Dagster run "
+        f"[{run_id[:8]}]({mlflow.dagster_run_url(run_id)}) on {rows}, code version "
+        f"`{code_version()}`."
+    )
 
 
 def _lineage_tags(context: dg.AssetExecutionContext, iris_df: pd.DataFrame) -> dict[str, str]:
@@ -188,13 +210,15 @@ def _describe(promotion: Promotion, alias: str, version: int) -> str:
 
 def _promotion_metadata(promotion: Promotion, alias: str) -> dict[str, dg.MetadataValue]:
     metadata: dict[str, dg.MetadataValue] = {
-        "champion_alias": dg.MetadataValue.text(alias),
-        "promoted": dg.MetadataValue.bool(promotion.promoted),
+        keys.CHAMPION_ALIAS: dg.MetadataValue.text(alias),
+        keys.PROMOTED: dg.MetadataValue.bool(promotion.promoted),
     }
     if promotion.previous_version is not None:
-        metadata["previous_champion_version"] = dg.MetadataValue.int(promotion.previous_version)
+        metadata[keys.PREVIOUS_CHAMPION_VERSION] = dg.MetadataValue.int(promotion.previous_version)
     if promotion.previous_score is not None:
-        metadata["previous_champion_valid_acc"] = dg.MetadataValue.float(promotion.previous_score)
+        metadata[keys.PREVIOUS_CHAMPION_VALID_ACC] = dg.MetadataValue.float(
+            promotion.previous_score
+        )
     return metadata
 
 
@@ -215,16 +239,18 @@ def _metadata(
     run_id = run.info.run_id
     metadata: dict[str, dg.MetadataValue] = {
         "experiment": dg.MetadataValue.text(config.experiment),
-        "model_name": dg.MetadataValue.text(config.model_name),
+        keys.MODEL_NAME: dg.MetadataValue.text(config.model_name),
         "mlflow_run_id": dg.MetadataValue.text(run_id),
-        "model_uri": dg.MetadataValue.text(f"models:/{config.model_name}/{version}"),
-        "model_version": dg.MetadataValue.int(version),
+        keys.MODEL_URI: dg.MetadataValue.text(f"models:/{config.model_name}/{version}"),
+        keys.MODEL_VERSION: dg.MetadataValue.int(version),
     }
     links = {
         "mlflow_run_url": f"experiments/{run.info.experiment_id}/runs/{run_id}",
-        "model_version_url": f"models/{config.model_name}/versions/{version}",
+        keys.MODEL_VERSION_URL: f"models/{config.model_name}/versions/{version}",
     }
     for name, fragment in links.items():
         if url := mlflow.ui_url(fragment):
             metadata[name] = dg.MetadataValue.url(url)
+    if command := mlflow.ui_command():
+        metadata[keys.MLFLOW_UI_COMMAND] = dg.MetadataValue.text(command)
     return metadata

@@ -23,6 +23,10 @@ _DIRECT_S3_TRANSFERS = (
     "MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD",
 )
 """MLflow's switches for moving artifacts between client and S3 past a proxying server."""
+EMBEDDED_UI_URL = "http://localhost:5000"
+"""Where `mlflow ui` serves by default: the links' base for the embedded store."""
+DAGSTER_UI_URL = "http://localhost:3000"
+"""Where `dagster dev` serves the Dagster UI by default."""
 
 
 class MLflowResource(dg.ConfigurableResource):
@@ -43,8 +47,14 @@ class MLflowResource(dg.ConfigurableResource):
         default=None,
         description=(
             "Where people open the MLflow UI, for links in Dagster (IRIS_MLFLOW_UI_URL); "
-            "unset: the tracking URI."
+            f"unset: the tracking server, or {EMBEDDED_UI_URL} (`mlflow ui`) for the embedded "
+            "store."
         ),
+    )
+    dagster_ui_url: str | None = Field(
+        default=None,
+        description="Where people open the Dagster UI, for the link back from each MLflow run "
+        f"(IRIS_DAGSTER_UI_URL); unset: {DAGSTER_UI_URL}, where `dagster dev` serves it.",
     )
 
     @property
@@ -76,15 +86,31 @@ class MLflowResource(dg.ConfigurableResource):
         return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def ui_url(self, fragment: str) -> str | None:
-        """A link into the MLflow UI, or None when neither it nor the tracking store is a server.
+        """A link into the MLflow UI, or None when the tracking store is no server and no UI
+        address is set.
 
         `ui_base_url` is for where the two differ: in the Compose stack the code reaches the
-        server by its service name, which only the containers resolve.
+        server by its service name, which only the containers resolve. The embedded store's UI
+        is `mlflow ui` on its default address (`ui_command`).
         """
-        base = _without_credentials(self.ui_base_url) if self.ui_base_url else self.public_uri()
+        if self.ui_base_url:
+            base = _without_credentials(self.ui_base_url)
+        else:
+            base = EMBEDDED_UI_URL if self.is_embedded else self.public_uri()
         if not base.startswith(("http://", "https://")):
             return None
         return f"{base.rstrip('/')}/#/{fragment}"
+
+    def ui_command(self) -> str | None:
+        """The command that serves the embedded store's UI at the links; None for a server."""
+        if not self.is_embedded:
+            return None
+        return f"uv run mlflow ui --backend-store-uri {self.resolved_tracking_uri()}"
+
+    def dagster_run_url(self, run_id: str) -> str:
+        """The Dagster UI's page of a run, for the MLflow run's description."""
+        base = _without_credentials(self.dagster_ui_url or DAGSTER_UI_URL)
+        return f"{base.rstrip('/')}/runs/{run_id}"
 
     @contextmanager
     def activated(self) -> Iterator[None]:
@@ -106,6 +132,9 @@ class MLflowResource(dg.ConfigurableResource):
             # address only the server may reach (in Compose, mlflow-artifact-store:9000), with a
             # second request per file. Either variable set in the environment is respected.
             **{name: os.environ.get(name, "false") for name in _DIRECT_S3_TRANSFERS},
+            # The model's requirements are named (registry.py), so MLflow need not look for a uv
+            # project in the working directory, nor log that it found this one.
+            "MLFLOW_UV_AUTO_DETECT": os.environ.get("MLFLOW_UV_AUTO_DETECT", "false"),
         }
         try:
             with (

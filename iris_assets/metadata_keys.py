@@ -1,0 +1,13 @@
+"""Names of the materialization metadata that other code reads back: one spelling for both sides."""
+
+MODEL_NAME = "model_name"
+MODEL_VERSION = "model_version"
+MODEL_URI = "model_uri"
+CHAMPION_ALIAS = "champion_alias"
+PROMOTED = "promoted"
+PREVIOUS_CHAMPION_VERSION = "previous_champion_version"
+PREVIOUS_CHAMPION_VALID_ACC = "previous_champion_valid_acc"
+MODEL_VERSION_URL = "model_version_url"
+MLFLOW_UI_COMMAND = "mlflow_ui_command"
+TRAIN_ACC = "train_acc"
+VALID_ACC = "valid_acc"

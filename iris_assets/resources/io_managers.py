@@ -1,0 +1,51 @@
+"""Where the assets keep the values they hand each other, and what a missing one tells a person."""
+
+from typing import Any
+
+import dagster as dg
+from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
+
+
+class LocalValuesIOManager(dg.FilesystemIOManager):
+    """Dagster's filesystem IO manager; an input never stored fails at once, saying what to run.
+
+    Dagster's own raises `FileNotFoundError`, which the steps' retry policy retries twice before
+    four stack traces end the run. Nothing stored appears by waiting.
+    """
+
+    def create_io_manager(
+        self, context: dg.InitResourceContext
+    ) -> PickledObjectFilesystemIOManager:
+        base_dir = self.base_dir or context.instance.storage_directory()
+        return _SaysWhatIsMissing(base_dir=base_dir)
+
+
+class _SaysWhatIsMissing(PickledObjectFilesystemIOManager):
+    def load_input(self, context: dg.InputContext) -> Any:
+        try:
+            return super().load_input(context)
+        except FileNotFoundError:
+            raise missing_input(context, where=str(self._get_path(context))) from None
+
+
+def missing_input(context: dg.InputContext, where: str) -> dg.Failure:
+    """The failure of a step whose input no earlier run stored: not retried, with the fix."""
+    upstream = context.asset_key.to_user_string() if context.has_asset_key else context.name
+    selected = sorted(key.to_user_string() for key in _selected_assets(context)) or [
+        context.op_def.name
+    ]
+    return dg.Failure(
+        f"{upstream} has no stored value ({where}): no run with this instance materialized it. "
+        f"Materialize upstream first: --select '*{selected[0]}'",
+        allow_retries=False,
+    )
+
+
+def _selected_assets(context: dg.InputContext) -> set[dg.AssetKey]:
+    """The assets the step makes in this run, to name in the advice."""
+    step = context.step_context
+    return {
+        key
+        for key in step.job_def.asset_layer.get_selected_entity_keys_for_node(step.node_handle)
+        if isinstance(key, dg.AssetKey)
+    }

@@ -1,0 +1,137 @@
+"""The line every run ends with: what it registered and where to look, or where it failed and why.
+
+The instance configs (the root dagster.yaml, deploy/dagster_home/dagster.yaml, the Helm values)
+attach `RunSummaryHandler` to Dagster's log handlers. Dagster hands it every event of a run,
+DEBUG ones included, whatever the console's level. The line goes to stderr as the process exits:
+Dagster hands the run's last event to this handler before its console prints it (with a failure's
+stack traces), and the CLI prints "Error: Materialization failed." after that.
+"""
+
+import atexit
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from dagster import DagsterEventType
+
+from iris_assets import metadata_keys as keys
+
+_METADATA_ATTR = "dagster_meta"  # where Dagster puts a record's run id and event
+
+
+class RunSummaryHandler(logging.Handler):
+    """Collects what each run materialized and what failed; says it in one line at its end."""
+
+    # Dagster makes a handler for each log manager of a run (the run's, the steps'): what one
+    # collects, another reports, so the state is the class's, by run id.
+    _materialized: ClassVar[dict[str, dict[str, Mapping[str, Any]]]] = {}
+    _failures: ClassVar[dict[str, tuple[str, str]]] = {}
+    _ended: ClassVar[list[str]] = []
+
+    def __init__(self, level: int | str = logging.DEBUG) -> None:
+        super().__init__(level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, _METADATA_ATTR, None)
+        event = meta.get("dagster_event") if isinstance(meta, Mapping) else None
+        if event is None:
+            return
+        run_id = meta.get("run_id") or ""
+        kind = event.event_type
+        if kind == DagsterEventType.ASSET_MATERIALIZATION and event.asset_key is not None:
+            metadata = event.event_specific_data.materialization.metadata
+            self._materialized.setdefault(run_id, {})[event.asset_key.to_user_string()] = {
+                name: value.value for name, value in metadata.items()
+            }
+        elif kind == DagsterEventType.STEP_FAILURE:
+            error = getattr(event.event_specific_data, "error", None)
+            message = error_summary(error) if error is not None else "no error was recorded"
+            self._failures[run_id] = (event.step_key or "a step", message)
+        elif kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
+            materialized = self._materialized.pop(run_id, {})
+            failure = self._failures.pop(run_id, None)
+            if not self._ended:
+                atexit.register(self._print_ended)
+            self._ended.append(
+                success_summary(materialized)
+                if kind == DagsterEventType.RUN_SUCCESS
+                else failure_summary(failure)
+            )
+
+    @classmethod
+    def _print_ended(cls) -> None:
+        for line in cls._ended:
+            print(f"\n{line}", file=sys.stderr, flush=True)
+        cls._ended.clear()
+
+
+def success_summary(materialized: Mapping[str, Mapping[str, Any]]) -> str:
+    """The closing line of a successful run, from the metadata of what it materialized."""
+    merged: dict[str, Any] = {}
+    for metadata in materialized.values():
+        merged.update(metadata)
+    if keys.MODEL_VERSION not in merged:
+        scores = ", ".join(
+            f"{name} {merged[name]:.3f}"
+            for name in (keys.TRAIN_ACC, keys.VALID_ACC)
+            if isinstance(merged.get(name), float)
+        )
+        done = ", ".join(materialized) or "nothing"
+        return (
+            f"Run succeeded: materialized {done}"
+            + (f" ({scores})" if scores else "")
+            + "; no model registered."
+        )
+    name, version = merged[keys.MODEL_NAME], merged[keys.MODEL_VERSION]
+    line = f"Run succeeded: {name} version {version} registered as {merged[keys.MODEL_URI]}"
+    if isinstance(merged.get(keys.VALID_ACC), float):
+        line += f" (valid_acc {merged[keys.VALID_ACC]:.3f})"
+    line += f"; {_champion(merged)}."
+    if url := merged.get(keys.MODEL_VERSION_URL):
+        line += f" See it at {url}"
+        if command := merged.get(keys.MLFLOW_UI_COMMAND):
+            line += f" once `{command}` serves the MLflow UI"
+        line += "."
+    return line
+
+
+def _champion(merged: Mapping[str, Any]) -> str:
+    alias = merged.get(keys.CHAMPION_ALIAS, "champion")
+    previous = merged.get(keys.PREVIOUS_CHAMPION_VERSION)
+    if not merged.get(keys.PROMOTED):
+        score = merged.get(keys.PREVIOUS_CHAMPION_VALID_ACC)
+        against = f" (valid_acc {score:.3f})" if isinstance(score, float) else ""
+        return f"{alias} stays on version {previous}{against}"
+    if previous is None:
+        return f"{alias} now points at it, the first version to hold it"
+    return f"{alias} moved to it from version {previous}"
+
+
+def failure_summary(failure: tuple[str, str] | None) -> str:
+    """The closing line of a failed run: the step and its error's message, once more."""
+    if failure is None:
+        return "Run failed before any step did; the run's event log in the Dagster UI says why."
+    step, message = failure
+    return f"Run failed at {step}: {message}"
+
+
+def error_summary(error: Any) -> str:
+    """An error's message in one line, with its root cause's where Dagster wrapped it."""
+    message = _message(error)
+    cause = error.cause
+    while cause is not None and cause.cause is not None:
+        cause = cause.cause
+    if cause is not None and _message(cause) not in message:
+        message = f"{message} Caused by {_message(cause)}"
+    return message
+
+
+def _message(error: Any) -> str:
+    """The first line of a serialized error, its class named without its module; a
+    `dagster.Failure`, which the project raises with the fix in it, by its description alone."""
+    text = next((line.strip() for line in error.message.splitlines() if line.strip()), "")
+    prefix, separator, rest = text.partition(": ")
+    if separator and prefix.rpartition(".")[2] == error.cls_name:
+        return rest if error.cls_name == "Failure" else f"{error.cls_name}: {rest}"
+    return text

@@ -1,0 +1,85 @@
+"""The closing line of a run, built from what it materialized or how it failed."""
+
+from dagster._utils.error import SerializableErrorInfo
+
+from iris_assets.run_summary import error_summary, failure_summary, success_summary
+
+REGISTERED = {
+    "model_name": "sk_model",
+    "model_version": 3,
+    "model_uri": "models:/sk_model/3",
+    "valid_acc": 0.95,
+    "champion_alias": "champion",
+    "promoted": True,
+    "previous_champion_version": 2,
+    "model_version_url": "http://localhost:5000/#/models/sk_model/versions/3",
+    "mlflow_ui_command": "uv run mlflow ui --backend-store-uri sqlite:////x/.iris/mlflow.db",
+}
+
+
+def test_a_registration_says_version_uri_champion_and_where_to_look() -> None:
+    """The line names the version, its URI and score, the alias's move and the UI to open."""
+    line = success_summary({"metrics": {"valid_acc": 0.95}, "registered_model": REGISTERED})
+    assert line == (
+        "Run succeeded: sk_model version 3 registered as models:/sk_model/3 (valid_acc 0.950); "
+        "champion moved to it from version 2. See it at "
+        "http://localhost:5000/#/models/sk_model/versions/3 once "
+        "`uv run mlflow ui --backend-store-uri sqlite:////x/.iris/mlflow.db` serves the MLflow UI."
+    )
+
+
+def test_a_champion_that_stays_is_named_with_its_score() -> None:
+    """When the alias does not move, the line says which version keeps it and why."""
+    stays = {
+        **REGISTERED,
+        "promoted": False,
+        "previous_champion_valid_acc": 1.0,
+        "mlflow_ui_command": None,
+    }
+    line = success_summary({"registered_model": stays})
+    assert "champion stays on version 2 (valid_acc 1.000)." in line
+    assert line.endswith("See it at http://localhost:5000/#/models/sk_model/versions/3.")
+
+
+def test_the_first_champion_is_said_so() -> None:
+    """The first version to take the alias is not said to have moved it from anywhere."""
+    first = {**REGISTERED, "previous_champion_version": None, "promoted": True}
+    assert "champion now points at it, the first version to hold it" in success_summary(
+        {"registered_model": first}
+    )
+
+
+def test_a_run_without_registration_lists_what_it_made() -> None:
+    """A partial run names its assets and scores, and that nothing was registered."""
+    line = success_summary({"iris_df": {}, "metrics": {"train_acc": 0.975, "valid_acc": 0.95}})
+    assert line == (
+        "Run succeeded: materialized iris_df, metrics (train_acc 0.975, valid_acc 0.950); "
+        "no model registered."
+    )
+
+
+def test_a_failure_names_the_step_and_the_message_without_classes_or_traces() -> None:
+    """A Failure's description comes as it is; other errors with their class and root cause."""
+    failure = SerializableErrorInfo(
+        "dagster._core.definitions.events.Failure: fitted_pipeline has no stored value.\n",
+        stack=["File x, line 1"],
+        cls_name="Failure",
+    )
+    wrapped = SerializableErrorInfo(
+        "dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while "
+        "executing op registered_model:\n",
+        stack=[],
+        cls_name="DagsterExecutionStepExecutionError",
+        cause=SerializableErrorInfo(
+            "requests.exceptions.ConnectionError: refused\n", stack=[], cls_name="ConnectionError"
+        ),
+    )
+    assert error_summary(failure) == "fitted_pipeline has no stored value."
+    assert error_summary(wrapped) == (
+        "DagsterExecutionStepExecutionError: Error occurred while executing op registered_model: "
+        "Caused by ConnectionError: refused"
+    )
+    assert failure_summary(("registered_model", "it broke")) == (
+        "Run failed at registered_model: it broke"
+    )
+    assert failure_summary(None).startswith("Run failed before any step did")
