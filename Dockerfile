@@ -19,8 +19,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-project
 COPY README.md ./
 COPY iris_assets ./iris_assets
+# --reinstall-package: uv keys its cache of the project's own wheel on pyproject.toml alone, so
+# without it a rebuild after a code change installs the wheel built from the old code.
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv sync --frozen --no-dev --no-editable --reinstall-package iris-assets
 
 FROM python:3.11-slim-bookworm
 RUN useradd --create-home --uid 10001 iris

@@ -60,6 +60,16 @@ def test_image_installs_the_lock_without_dev_dependencies() -> None:
         assert "--frozen" in arguments and "--no-dev" in arguments, arguments
 
 
+def test_image_installs_the_projects_current_code() -> None:
+    """The step that installs the project rebuilds its wheel instead of reusing uv's cached one."""
+    [install] = [
+        arguments
+        for keyword, arguments in _compose.dockerfile_instructions()
+        if keyword == "RUN" and "uv sync" in arguments and "--no-install-project" not in arguments
+    ]
+    assert "--reinstall-package iris-assets" in install
+
+
 def test_image_runs_as_a_user_other_than_root() -> None:
     """The services do not run as root."""
     users = [
