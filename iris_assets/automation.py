@@ -4,14 +4,15 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
-from iris_assets.assets import registered_model
+from iris_assets.assets import iris_predictions
 from iris_assets.iris_table import TABLE
 from iris_assets.resources.postgres import PostgresResource
 
 retrain_job = dg.define_asset_job(
     "retrain_iris",
-    selection=dg.AssetSelection.assets(registered_model).upstream().materializable(),
-    description="Materialize the graph from iris_df to registered_model, with its checks.",
+    selection=dg.AssetSelection.assets(iris_predictions).upstream().materializable(),
+    description="Retrain, register, promote if at least as good, and score the new rows, with "
+    "every check.",
 )
 
 retrain_schedule = dg.ScheduleDefinition(

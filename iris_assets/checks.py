@@ -1,15 +1,19 @@
-"""Asset checks: the rows must be trainable, the model good enough, the registered one loadable."""
+"""Asset checks: the rows must be trainable, the model good enough, the new version servable."""
 
 from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pandas as pd
 from mlflow.pyfunc import load_model
+from sklearn.metrics import accuracy_score
 
 from iris_assets import data_quality, iris_table
 from iris_assets import metadata_keys as keys
-from iris_assets.assets import iris_df, metrics, registered_model
-from iris_assets.config import DataQualityConfig, QualityGateConfig
+from iris_assets.assets import iris_df, iris_predictions, metrics, registered_model
+from iris_assets.assets._champion import RegisteredVersion
+from iris_assets.assets.predictions import Scored
+from iris_assets.config import DataQualityConfig, DriftConfig, QualityGateConfig
+from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
@@ -112,42 +116,81 @@ def valid_acc_floor(config: QualityGateConfig, metrics: dict[str, float]) -> dg.
     )
 
 
-@dg.asset_check(asset=registered_model, blocking=True)
-def served_model_loads(
-    context: dg.AssetCheckExecutionContext, mlflow: MLflowResource
+@dg.asset_check(
+    asset=registered_model,
+    blocking=True,
+    additional_ins={"valid_df": dg.AssetIn("valid_df")},
+)
+def new_version_predicts(
+    mlflow: MLflowResource, registered_model: RegisteredVersion, valid_df: pd.DataFrame
 ) -> dg.AssetCheckResult:
-    """The champion and the newest version load with pyfunc and predict on their input example.
-
-    Blocking, so a model that cannot be served fails the run instead of passing quietly.
-    """
-    event = context.instance.get_latest_materialization_event(registered_model.key)
-    if event is None or event.asset_materialization is None:
-        return dg.AssetCheckResult(
-            passed=False, description="registered_model has never been materialized."
-        )
-    metadata = event.asset_materialization.metadata
-    model_name, alias = metadata[keys.MODEL_NAME].value, metadata[keys.CHAMPION_ALIAS].value
-    champion_uri, new_uri = f"models:/{model_name}@{alias}", metadata[keys.MODEL_URI].value
-    results: dict[str, dg.MetadataValue] = {}
+    """The new version loads from the registry with pyfunc and, on its input example and on the
+    valid rows, predicts what the trained pipeline did; blocking, so a version that cannot serve
+    never reaches champion_model. Rerun it from the Checks tab to re-verify the registry."""
+    uri = registered_model.uri
     try:
         with mlflow.activated():
-            champion = mlflow.client().get_model_version_by_alias(model_name, alias).version
-            # A promoted version is the champion: one load proves both.
-            same = f"models:/{model_name}/{champion}" == new_uri
-            for uri in [champion_uri] if same else [champion_uri, new_uri]:
-                model = load_model(uri)
-                predictions = model.predict(pd.DataFrame(model.input_example))
-                results[uri] = dg.MetadataValue.int(len(predictions))
+            model = load_model(uri)
+            example = model.predict(pd.DataFrame(model.input_example))
+            predicted = model.predict(valid_df[list(FEATURES)])
     except Exception as error:
-        failed = new_uri if champion_uri in results else champion_uri
         return dg.AssetCheckResult(
             passed=False,
             severity=dg.AssetCheckSeverity.ERROR,
-            description=f"{failed} failed to load or predict: {type(error).__name__}: {error}",
-            metadata={keys.MODEL_URI: dg.MetadataValue.text(failed)},
+            description=f"{uri} failed to load or predict: {type(error).__name__}: {error}",
+            metadata={keys.MODEL_URI: dg.MetadataValue.text(uri)},
         )
+    valid_acc = float(accuracy_score(valid_df[LABEL], predicted))
+    same = abs(valid_acc - registered_model.valid_acc) < 1e-9
     return dg.AssetCheckResult(
-        passed=True,
-        description=f"{champion_uri} and {new_uri} load and predict on their input examples.",
-        metadata={f"predictions from {uri}": count for uri, count in results.items()},
+        passed=same,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"{uri} loads and predicts {len(example)} example rows and {len(predicted)} valid rows"
+            + (
+                f", scoring valid_acc {valid_acc:.3f} as trained."
+                if same
+                else f", but scores valid_acc {valid_acc:.3f} where the trained pipeline scored "
+                f"{registered_model.valid_acc:.3f}: the stored model is not the trained one."
+            )
+        ),
+        metadata={
+            keys.MODEL_URI: dg.MetadataValue.text(uri),
+            "example_predictions": dg.MetadataValue.int(len(example)),
+            keys.VALID_ACC: dg.MetadataValue.float(valid_acc),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=iris_predictions,
+    blocking=False,
+    description="Live accuracy stays within a margin of the champion's valid_acc (a warning).",
+)
+def live_accuracy_holds(config: DriftConfig, iris_predictions: Scored) -> dg.AssetCheckResult:
+    """Warns when the champion is right on new rows much less often than on its valid rows: the
+    first sign of drift."""
+    floor = iris_predictions.champion_valid_acc - config.margin
+    live = iris_predictions.live_accuracy
+    if live is None:
+        passed = True
+        description = "No newly scored row has a true class to compare with."
+    else:
+        passed = live >= floor
+        description = f"Live accuracy {live:.3f} on {iris_predictions.rows} newly scored rows " + (
+            f"is within {config.margin:.2f} of the champion's valid_acc "
+            f"{iris_predictions.champion_valid_acc:.3f}."
+            if passed
+            else f"is more than {config.margin:.2f} below the champion's valid_acc "
+            f"{iris_predictions.champion_valid_acc:.3f}: the rows may have drifted from what "
+            "it was trained on. Retrain on newer rows, or look at what changed."
+        )
+    metadata = {"floor": dg.MetadataValue.float(floor)}
+    if live is not None:
+        metadata["live_accuracy"] = dg.MetadataValue.float(live)
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata=metadata,
     )

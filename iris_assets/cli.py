@@ -1,4 +1,4 @@
-"""`iris-assets`: fill the `iris_data` table like the tutorial's data generator does."""
+"""`iris-assets`: fill `iris_data` as the tutorial's data generator does; serve the champion."""
 
 import argparse
 import logging
@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from iris_assets import iris_table
+from iris_assets import iris_table, serving
 
 if TYPE_CHECKING:
     from iris_assets.resources.postgres import PostgresResource
@@ -20,10 +20,13 @@ _log = logging.getLogger("iris_assets")
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.command == "serve":
+        serving.run(args)
+        return
     # Imported after parsing: Dagster and pandas take seconds that --help and bad usage need not.
     from iris_assets.resources.postgres import PostgresResource
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     postgres = PostgresResource(database_url=os.environ.get("IRIS_DATABASE_URL") or None)
     _log.info("Using %s", postgres.describe())
     if args.command == "seed":
@@ -112,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
         default=60,
         help="Say how many rows went in every N rows (default 60: a minute at the default pace).",
     )
+    serve_parser = commands.add_parser(
+        "serve",
+        help="Serve models:/<model>@<alias> over HTTP with MLflow's model server "
+        "(MLFLOW_TRACKING_URI), following the alias as it moves.",
+    )
+    serving.add_arguments(serve_parser)
     return parser
 
 

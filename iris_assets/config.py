@@ -73,8 +73,9 @@ class RegistryConfig(dg.Config):
         default="champion",
         max_length=255,
         pattern=r"^[\w-]+$",
-        description="Alias moved to the new version when its valid_acc is at least the holder's "
-        "(letters, digits, '_' and '-'; not 'latest' or 'v<number>').",
+        description="Alias champion_model moves to the new version when it scores at least as "
+        "well as the holder on the same valid rows (letters, digits, '_' and '-'; not 'latest' "
+        "or 'v<number>'). Checked here, before anything is written to MLflow.",
     )
 
     @field_validator("champion_alias")
@@ -84,6 +85,25 @@ class RegistryConfig(dg.Config):
         if alias.lower() == "latest" or re.fullmatch(r"v\d+", alias):
             raise ValueError(f"alias {alias!r} is reserved by MLflow; choose another name")
         return alias
+
+
+class PredictionsConfig(dg.Config):
+    """Which rows the champion scores."""
+
+    limit: int = Field(
+        default=1000, ge=1, description="Most rows without a prediction to score, newest first."
+    )
+
+
+class DriftConfig(dg.Config):
+    """When live accuracy counts as drift."""
+
+    margin: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Warn when live accuracy falls more than this below the champion's valid_acc.",
+    )
 
 
 class DataQualityConfig(dg.Config):

@@ -24,9 +24,11 @@ try:
     import skops.io  # noqa: F401
 
     from iris_assets.assets import (
+        champion_model,
         fitted_pipeline,
         iris_data,
         iris_df,
+        iris_predictions,
         iris_split,
         metrics,
         registered_model,
@@ -35,7 +37,8 @@ try:
     from iris_assets.checks import (
         iris_df_has_every_class,
         iris_df_is_trainable,
-        served_model_loads,
+        live_accuracy_holds,
+        new_version_predicts,
         valid_acc_floor,
     )
     from iris_assets.resources.io_managers import LocalValuesIOManager
@@ -55,12 +58,22 @@ def _env(name: str) -> dg.EnvVar | None:
 
 
 defs = dg.Definitions(
-    assets=[iris_data, iris_df, iris_split, fitted_pipeline, metrics, registered_model],
+    assets=[
+        iris_data,
+        iris_df,
+        iris_split,
+        fitted_pipeline,
+        metrics,
+        registered_model,
+        champion_model,
+        iris_predictions,
+    ],
     asset_checks=[
         iris_df_is_trainable,
         iris_df_has_every_class,
         valid_acc_floor,
-        served_model_loads,
+        new_version_predicts,
+        live_accuracy_holds,
     ],
     jobs=[retrain_job],
     sensors=[build_new_rows_sensor(RETRAIN_MIN_NEW_ROWS)],

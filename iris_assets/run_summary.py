@@ -21,12 +21,14 @@ _METADATA_ATTR = "dagster_meta"  # where Dagster puts a record's run id and even
 
 
 class RunSummaryHandler(logging.Handler):
-    """Collects what each run materialized and what failed; says it in one line at its end."""
+    """Collects what each run materialized, which checks warned and what failed; says it in one
+    line at its end, with a line for each warning after it."""
 
     # Dagster makes a handler for each log manager of a run (the run's, the steps'): what one
     # collects, another reports, so the state is the class's, by run id.
     _materialized: ClassVar[dict[str, dict[str, Mapping[str, Any]]]] = {}
     _failures: ClassVar[dict[str, tuple[str, str]]] = {}
+    _warnings: ClassVar[dict[str, list[str]]] = {}
     _ended: ClassVar[list[str]] = []
 
     def __init__(self, level: int | str = logging.DEBUG) -> None:
@@ -44,6 +46,12 @@ class RunSummaryHandler(logging.Handler):
             self._materialized.setdefault(run_id, {})[event.asset_key.to_user_string()] = {
                 name: value.value for name, value in metadata.items()
             }
+        elif kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                self._warnings.setdefault(run_id, []).append(
+                    f"{evaluation.check_name}: {evaluation.description or 'failed'}"
+                )
         elif kind == DagsterEventType.STEP_FAILURE:
             error = getattr(event.event_specific_data, "error", None)
             message = error_summary(error) if error is not None else "no error was recorded"
@@ -51,13 +59,15 @@ class RunSummaryHandler(logging.Handler):
         elif kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
             materialized = self._materialized.pop(run_id, {})
             failure = self._failures.pop(run_id, None)
+            warned = self._warnings.pop(run_id, [])
             if not self._ended:
                 atexit.register(self._print_ended)
-            self._ended.append(
+            line = (
                 success_summary(materialized)
                 if kind == DagsterEventType.RUN_SUCCESS
                 else failure_summary(failure)
             )
+            self._ended.append(line + "".join(f"\nWarning from check {w}" for w in warned))
 
     @classmethod
     def _print_ended(cls) -> None:
@@ -104,7 +114,7 @@ def _champion(merged: Mapping[str, Any]) -> str:
         against = f" (valid_acc {score:.3f})" if isinstance(score, float) else ""
         return f"{alias} stays on version {previous}{against}"
     if previous is None:
-        return f"{alias} now points at it, the first version to hold it"
+        return f"{alias} points at it"
     return f"{alias} moved to it from version {previous}"
 
 

@@ -1,6 +1,6 @@
 """The project's graph with resources of a test's choosing, run in this process."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -15,20 +15,24 @@ def run_graph(
     instance: dg.DagsterInstance,
     ops: Mapping[str, dict] | None = None,
     checks_only: bool = False,
+    assets: Sequence[str] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every asset (or run only the checks) with `ops` config; failures are returned."""
+    """Materialize every asset, or only `assets` with their checks, or run only the checks, with
+    `ops` config; failures are returned."""
+    selected = dg.define_asset_job("selected", selection=dg.AssetSelection.assets(*(assets or [])))
     test_defs = dg.Definitions(
         assets=list(defs.assets or []),
         asset_checks=list(defs.asset_checks or []),
-        jobs=[_CHECKS_ONLY],
+        jobs=[_CHECKS_ONLY, selected],
         resources=dict(resources),
         executor=dg.in_process_executor,
     )
-    job = (
-        test_defs.resolve_job_def(_CHECKS_ONLY.name)
-        if checks_only
-        else test_defs.resolve_implicit_global_asset_job_def()
-    )
+    if checks_only:
+        job = test_defs.resolve_job_def(_CHECKS_ONLY.name)
+    elif assets:
+        job = test_defs.resolve_job_def(selected.name)
+    else:
+        job = test_defs.resolve_implicit_global_asset_job_def()
     run_config = {"ops": {name: {"config": config} for name, config in (ops or {}).items()}}
     return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
 

@@ -1,4 +1,4 @@
-"""The quality gate and the load check, against PostgreSQL and the MLflow tracking server."""
+"""The quality gate and the new version's load check, against PostgreSQL and the MLflow server."""
 
 import dagster as dg
 import pytest
@@ -66,18 +66,17 @@ def test_floor_is_configurable(resources: dict, mlflow_server: str) -> None:
     assert _versions(MlflowClient(mlflow_server), "floor_model") == [1]
 
 
-def test_load_check_passes_then_fails_on_a_broken_artifact(
+def test_new_version_check_passes_then_fails_on_a_broken_artifact(
     resources: dict, mlflow_server: str, s3_client
 ) -> None:
-    """The champion loads and predicts; once its model file is corrupted, the check fails."""
+    """The new version loads and predicts as trained; rerun once its file broke, the check fails."""
     instance = dg.DagsterInstance.ephemeral()
     result = run_graph(resources, instance, ops={"registered_model": {"model_name": "load_model"}})
     assert result.success
-    (check,) = [
-        e for e in result.get_asset_check_evaluations() if e.check_name == "served_model_loads"
-    ]
+    check = _evaluation(result, "new_version_predicts")
     assert check.passed
-    assert "models:/load_model@champion" in check.description
+    assert check.description.startswith("models:/load_model/1 loads and predicts 10 example rows")
+    assert "as trained" in check.description
 
     source = MlflowClient(mlflow_server).get_model_version("load_model", "1").source
     model_id = source.removeprefix("models:/")
@@ -88,9 +87,7 @@ def test_load_check_passes_then_fails_on_a_broken_artifact(
     s3_client.put_object(Bucket="mlflow", Key=model_file, Body=b"not a model")
 
     rerun = run_graph(resources, instance, checks_only=True)
-    (broken,) = [
-        e for e in rerun.get_asset_check_evaluations() if e.check_name == "served_model_loads"
-    ]
+    broken = _evaluation(rerun, "new_version_predicts")
     assert not broken.passed
-    assert "models:/load_model@champion failed to load or predict" in broken.description
+    assert "models:/load_model/1 failed to load or predict" in broken.description
     assert not rerun.success

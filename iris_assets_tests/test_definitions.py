@@ -21,6 +21,8 @@ ASSET_KEYS = {
     "fitted_pipeline",
     "metrics",
     "registered_model",
+    "champion_model",
+    "iris_predictions",
 }
 
 
@@ -31,13 +33,23 @@ def test_asset_keys_and_group_are_the_contract() -> None:
     assert {spec.group_name for spec in specs.values()} == {"iris"}
 
 
-def test_lineage_runs_from_the_table_to_the_registry() -> None:
-    """iris_data is upstream of everything, registered_model downstream of everything."""
+def test_lineage_runs_from_the_table_to_the_predictions() -> None:
+    """iris_data starts it; the champion is chosen on the valid rows; predictions go last."""
     graph = defs.resolve_asset_graph()
-    upstream = graph.get(dg.AssetKey("registered_model")).parent_keys
-    inputs = ("iris_df", "train_df", "valid_df", "fitted_pipeline", "metrics")
-    assert upstream == {dg.AssetKey(key) for key in inputs}
-    assert graph.get(dg.AssetKey("iris_df")).parent_keys == {dg.AssetKey("iris_data")}
+
+    def parents(key: str) -> set[str]:
+        return {k.to_user_string() for k in graph.get(dg.AssetKey(key)).parent_keys}
+
+    assert parents("iris_df") == {"iris_data"}
+    assert parents("registered_model") == {
+        "iris_df",
+        "train_df",
+        "valid_df",
+        "fitted_pipeline",
+        "metrics",
+    }
+    assert parents("champion_model") == {"registered_model", "valid_df"}
+    assert parents("iris_predictions") == {"champion_model", "iris_data"}
 
 
 def test_checks_guard_the_rows_the_metrics_and_the_registered_model() -> None:
@@ -53,7 +65,8 @@ def test_checks_guard_the_rows_the_metrics_and_the_registered_model() -> None:
         "iris_df_enough_rows": "iris_df",
         "iris_df_has_every_class": "iris_df",
         "valid_acc_floor": "metrics",
-        "served_model_loads": "registered_model",
+        "new_version_predicts": "registered_model",
+        "live_accuracy_holds": "iris_predictions",
     }
 
 
@@ -116,7 +129,7 @@ def test_whole_graph_on_embedded_services(embedded_env: Path) -> None:
     assert list((embedded_env / "mlartifacts").rglob("model.skops"))
     assert registered.metadata["valid_acc"].value == run.data.metrics["valid_acc"]
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 7
+    assert len(evaluations) == 8
     assert all(evaluation.passed for evaluation in evaluations)
     descriptions = {e.check_name: e.description for e in evaluations}
     assert descriptions["iris_df_two_classes"].startswith("3 classes: 0 (")

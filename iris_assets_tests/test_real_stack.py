@@ -104,7 +104,7 @@ def test_loaded_model_reproduces_valid_acc(registered: dict, monkeypatch) -> Non
 
 def test_load_check_downloads_through_the_server(registered: dict) -> None:
     """The registered model loads in the run although this client cannot reach S3."""
-    assert "Asset check 'served_model_loads' on 'registered_model' passed" in registered["stderr"]
+    assert "Asset check 'new_version_predicts' on 'registered_model' passed" in registered["stderr"]
 
 
 def test_log_says_which_services_are_used(registered: dict, stack_env: dict[str, str]) -> None:

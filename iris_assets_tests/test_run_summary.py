@@ -44,9 +44,7 @@ def test_a_champion_that_stays_is_named_with_its_score() -> None:
 def test_the_first_champion_is_said_so() -> None:
     """The first version to take the alias is not said to have moved it from anywhere."""
     first = {**REGISTERED, "previous_champion_version": None, "promoted": True}
-    assert "champion now points at it, the first version to hold it" in success_summary(
-        {"registered_model": first}
-    )
+    assert "; champion points at it." in success_summary({"registered_model": first})
 
 
 def test_a_run_without_registration_lists_what_it_made() -> None:

@@ -1,32 +1,69 @@
-"""Moving the serving alias: a new version takes it only if it is at least as good."""
+"""Who holds the champion alias: a challenger that scores at least as well on the same rows."""
 
 from dataclasses import dataclass
 
-from mlflow.tracking import MlflowClient
 
-SCORE = "valid_acc"
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """A model version `registered_model` made, as the assets after it need to know it."""
+
+    model_name: str
+    version: int
+    run_id: str
+    train_acc: float
+    valid_acc: float
+    alias: str
+    """The alias champion_model decides about (run config of registered_model)."""
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model_name}/{self.version}"
 
 
 @dataclass(frozen=True)
-class Promotion:
-    """What happened to the alias, for the materialization's metadata."""
+class Champion:
+    """The version the alias points at after `champion_model`, scored on that run's valid rows."""
+
+    model_name: str
+    alias: str
+    version: int
+    valid_acc: float
+    promoted: bool
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model_name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the challenger takes the alias, and why, in words for tags and the UI."""
 
     promoted: bool
-    previous_version: int | None
-    previous_score: float | None
+    reason: str
 
 
-def promote_if_better(
-    client: MlflowClient, model_name: str, alias: str, version: int, score: float
-) -> Promotion:
-    """Point `alias` at `version` when no version holds it or its holder scored no better."""
-    holder = client.get_registered_model(model_name).aliases.get(alias)
+def decide(
+    challenger: RegisteredVersion,
+    holder: int | None,
+    holder_valid_acc: float | None,
+    holder_error: str | None = None,
+) -> Decision:
+    """The challenger takes the alias from no holder, a holder that no longer loads, or a holder
+    that scores no better on the same valid rows; ties go to the newer version."""
     if holder is None:
-        client.set_registered_model_alias(model_name, alias, str(version))
-        return Promotion(promoted=True, previous_version=None, previous_score=None)
-    run_id = client.get_model_version(model_name, holder).run_id
-    previous_score = client.get_run(run_id).data.metrics.get(SCORE) if run_id else None
-    promoted = previous_score is None or score >= previous_score
-    if promoted:
-        client.set_registered_model_alias(model_name, alias, str(version))
-    return Promotion(promoted, int(holder), previous_score)
+        return Decision(True, "no version held the alias")
+    if holder == challenger.version:
+        return Decision(True, f"version {holder} already holds the alias")
+    if holder_error is not None:
+        return Decision(True, f"version {holder} no longer loads or predicts: {holder_error}")
+    assert holder_valid_acc is not None
+    scores = (
+        f"valid_acc {challenger.valid_acc:.3f} against version {holder}'s {holder_valid_acc:.3f} "
+        "on the same valid rows"
+    )
+    if challenger.valid_acc > holder_valid_acc:
+        return Decision(True, f"{scores}: better")
+    if challenger.valid_acc == holder_valid_acc:
+        return Decision(True, f"{scores}: a tie, which goes to the newer version")
+    return Decision(False, f"{scores}: worse")

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import warnings
+from collections.abc import Callable
 from functools import cache
 from importlib.metadata import version
 from pathlib import Path
@@ -12,14 +13,14 @@ import dagster as dg
 import pandas as pd
 from mlflow import log_input, log_metrics, log_params, log_text
 from mlflow.data import from_pandas
-from mlflow.entities import Run, RunStatus
+from mlflow.entities import Run
 from mlflow.models import infer_signature
 from mlflow.sklearn import log_model
 from sklearn.metrics import confusion_matrix
 from sklearn.pipeline import Pipeline
 
 from iris_assets import metadata_keys as keys
-from iris_assets.assets._champion import SCORE, Promotion, promote_if_better
+from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets._confusion_matrix import confusion_matrix_svg
 from iris_assets.assets._dataset_source import PostgresQuerySource
 from iris_assets.assets.data import GROUP, NEWEST_ROWS, TRANSIENT_FAILURES
@@ -51,10 +52,11 @@ def registered_model(
     valid_df: pd.DataFrame,
     fitted_pipeline: Pipeline,
     metrics: dict[str, float],
-) -> dg.MaterializeResult:
+) -> dg.MaterializeResult[RegisteredVersion]:
     """One MLflow run with params, metrics, data and model; the model becomes a new version.
 
-    The version takes the champion alias when it scores at least as well as the current holder.
+    The version is tagged with its scores. Whether it serves is for its check and for
+    `champion_model` to decide.
     """
     context.log.info(
         f"Logging to {mlflow.describe()}, experiment {config.experiment!r}; "
@@ -82,7 +84,13 @@ def registered_model(
     ):
         # MLflow hints that integer columns cannot hold missing values; predicted labels never miss.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        _fail_abandoned_runs(context, mlflow, run)
+        for abandoned in mlflow.fail_abandoned_runs(
+            run, "dagster.asset_key", tags["dagster.asset_key"], _abandoned_by(context)
+        ):
+            context.log.warning(
+                f"MLflow run {abandoned.info.run_id} (Dagster run "
+                f"{abandoned.data.tags.get('dagster.run_id')}) was left RUNNING: now FAILED"
+            )
         log_params(_params(iris_df, train_df, fitted_pipeline))
         log_metrics(metrics)
         log_input(dataset, context="training")
@@ -98,49 +106,38 @@ def registered_model(
             pip_requirements=model_requirements(),
             registered_model_name=config.model_name,
         )
-    version = int(model_info.registered_model_version)
-    # Read-compare-write of the alias: concurrent runs take turns, so the best one ends on top.
-    with postgres.advisory_lock(f"{config.model_name}@{config.champion_alias}"), mlflow.activated():
-        promotion = promote_if_better(
-            mlflow.client(), config.model_name, config.champion_alias, version, metrics[SCORE]
+        registered = RegisteredVersion(
+            model_name=config.model_name,
+            version=int(model_info.registered_model_version),
+            run_id=run.info.run_id,
+            train_acc=metrics[keys.TRAIN_ACC],
+            valid_acc=metrics[keys.VALID_ACC],
+            alias=config.champion_alias,
         )
+        mlflow.tag_version(registered.model_name, registered.version, metrics)
     context.log.info(
-        f"Registered version {version} of {config.model_name} from run {run.info.run_id}; "
-        + _describe(promotion, config.champion_alias, version)
+        f"Registered version {registered.version} of {registered.model_name} from run "
+        f"{run.info.run_id} (valid_acc {registered.valid_acc:.3f})"
     )
     return dg.MaterializeResult(
+        value=registered,
         metadata={
-            **_metadata(mlflow, config, run, version),
+            **_metadata(mlflow, config, run, registered.version),
             **{name: dg.MetadataValue.float(score) for name, score in metrics.items()},
-            **_promotion_metadata(promotion, config.champion_alias),
-        }
+        },
     )
 
 
-def _fail_abandoned_runs(
-    context: dg.AssetExecutionContext, mlflow: MLflowResource, current: Run
-) -> None:
-    """Mark FAILED the runs of this asset that a dead step left RUNNING.
+def _abandoned_by(context: dg.AssetExecutionContext) -> Callable[[Run], bool]:
+    """Whether nobody will end an MLflow run of this asset: an earlier attempt of this step, or a
+    step of a Dagster run this instance knows has finished. Other instances' runs may be going."""
 
-    That is an earlier attempt of this step, or a step of a Dagster run this instance knows has
-    finished; runs of other instances may still be going and are left alone.
-    """
-    client = mlflow.client()
-    asset_key = context.asset_key.to_user_string()
-    running = client.search_runs(
-        [current.info.experiment_id],
-        filter_string=f"attributes.status = 'RUNNING' and tags.`dagster.asset_key` = '{asset_key}'",
-    )
-    for run in running:
-        if run.info.run_id == current.info.run_id:
-            continue
+    def abandoned(run: Run) -> bool:
         owner = run.data.tags.get("dagster.run_id", "")
         owner_run = context.instance.get_run_by_id(owner) if owner else None
-        if owner == context.run.run_id or (owner_run is not None and owner_run.is_finished):
-            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
-            context.log.warning(
-                f"MLflow run {run.info.run_id} (Dagster run {owner}) was left RUNNING: now FAILED"
-            )
+        return owner == context.run.run_id or (owner_run is not None and owner_run.is_finished)
+
+    return abandoned
 
 
 def valid_confusion_matrix(pipeline: Pipeline, rows: pd.DataFrame) -> str:
@@ -197,29 +194,6 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit.stdout.strip()
-
-
-def _describe(promotion: Promotion, alias: str, version: int) -> str:
-    if promotion.previous_version is None:
-        return f"{alias} now points at version {version} (no version held it)"
-    against = f"version {promotion.previous_version} (valid_acc {promotion.previous_score})"
-    if promotion.promoted:
-        return f"{alias} moved to version {version} from {against}"
-    return f"{alias} stays on {against}"
-
-
-def _promotion_metadata(promotion: Promotion, alias: str) -> dict[str, dg.MetadataValue]:
-    metadata: dict[str, dg.MetadataValue] = {
-        keys.CHAMPION_ALIAS: dg.MetadataValue.text(alias),
-        keys.PROMOTED: dg.MetadataValue.bool(promotion.promoted),
-    }
-    if promotion.previous_version is not None:
-        metadata[keys.PREVIOUS_CHAMPION_VERSION] = dg.MetadataValue.int(promotion.previous_version)
-    if promotion.previous_score is not None:
-        metadata[keys.PREVIOUS_CHAMPION_VALID_ACC] = dg.MetadataValue.float(
-            promotion.previous_score
-        )
-    return metadata
 
 
 def _params(iris_df: pd.DataFrame, train_df: pd.DataFrame, pipeline: Pipeline) -> dict[str, Any]:

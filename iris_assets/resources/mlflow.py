@@ -2,7 +2,7 @@
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from urllib.parse import quote, urlsplit
 
@@ -209,6 +209,41 @@ class MLflowResource(dg.ConfigurableResource):
             raced = client.get_experiment_by_name(name)
             assert raced is not None
             return raced.experiment_id
+
+    def fail_abandoned_runs(
+        self, current: Run, tag: str, value: str, abandoned: Callable[[Run], bool]
+    ) -> list[Run]:
+        """Mark FAILED the RUNNING runs of `current`'s experiment tagged `tag=value` (but it) that
+        `abandoned` says nobody will end: a step that died mid-run never told the server."""
+        client = self.client()
+        running = client.search_runs(
+            [current.info.experiment_id],
+            filter_string=f"attributes.status = 'RUNNING' and tags.`{tag}` = '{value}'",
+        )
+        failed = [
+            run for run in running if run.info.run_id != current.info.run_id and abandoned(run)
+        ]
+        for run in failed:
+            client.set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.FAILED))
+        return failed
+
+    def alias_version(self, model_name: str, alias: str) -> int | None:
+        """The version `alias` points at, or None where no version holds it."""
+        holder = self.client().get_registered_model(model_name).aliases.get(alias)
+        return None if holder is None else int(holder)
+
+    def set_alias(self, model_name: str, alias: str, version: int) -> None:
+        self.client().set_registered_model_alias(model_name, alias, str(version))
+
+    def tag_version(self, model_name: str, version: int, tags: Mapping[str, object]) -> None:
+        client = self.client()
+        for name, value in tags.items():
+            client.set_model_version_tag(model_name, str(version), name, str(value))
+
+    def tag_run(self, run_id: str, tags: Mapping[str, object]) -> None:
+        client = self.client()
+        for name, value in tags.items():
+            client.set_tag(run_id, name, str(value))
 
     def _s3_environ(self) -> dict[str, str]:
         settings = {

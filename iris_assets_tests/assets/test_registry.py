@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import confusion_matrix
 
 from iris_assets.assets import fitted_pipeline, registered_model
+from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets.registry import model_requirements
 from iris_assets.assets.training import SPLIT_ATTR
 from iris_assets.config import SVCConfig
@@ -66,6 +67,7 @@ def logged(
         },
     )
     (materialization,) = result.asset_materializations_for_node("registered_model")
+    registered = result.output_for_node("registered_model")
     metadata = materialization.metadata
     client = MlflowClient(uri)
     run = client.get_run(metadata["mlflow_run_id"].value)
@@ -78,6 +80,7 @@ def logged(
         "train": train,
         "valid": valid,
         "pipeline": pipeline,
+        "registered": registered,
     }
 
 
@@ -131,12 +134,15 @@ def test_confusion_matrix_is_an_svg_of_the_valid_split(logged: dict) -> None:
     assert sum(counts) == len(valid)
 
 
-def test_first_version_becomes_champion(logged: dict) -> None:
-    """With no champion yet, the new version takes the alias."""
-    assert logged["metadata"]["promoted"].value is True
-    assert "previous_champion_version" not in logged["metadata"]
-    champion = logged["client"].get_model_version_by_alias("unit_model", "champion")
-    assert str(champion.version) == "1"
+def test_the_version_is_tagged_with_its_scores_and_not_yet_promoted(logged: dict) -> None:
+    """registered_model registers and tags; moving the alias is champion_model's job."""
+    version = logged["client"].get_model_version("unit_model", "1")
+    assert version.tags == {"train_acc": "0.99", "valid_acc": "0.95"}
+    assert "champion" not in logged["client"].get_registered_model("unit_model").aliases
+    assert "promoted" not in logged["metadata"]
+    assert logged["registered"] == RegisteredVersion(
+        "unit_model", 1, logged["run"].info.run_id, 0.99, 0.95, alias="champion"
+    )
 
 
 def test_data_is_logged_as_csv_and_dataset(logged: dict, iris_frame: pd.DataFrame) -> None:

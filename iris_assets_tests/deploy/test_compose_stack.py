@@ -6,8 +6,12 @@ read for secrets and `down --volumes` must leave nothing. CI always runs this; a
 Docker skips it, saying how to enable it.
 """
 
+import ast
+import hashlib
+import json
 import os
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +24,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Browser
 
+from iris_assets.iris_table import FEATURES
 from iris_assets_tests import _bucket
 from iris_assets_tests._materialize import materialize
 from iris_assets_tests.deploy.conftest import STACK_NOTES
@@ -190,6 +195,23 @@ def test_every_service_comes_up(stack: compose.ComposeStack) -> None:
         assert (states[name]["State"], states[name]["ExitCode"]) == ("exited", 0), states[name]
 
 
+def test_the_image_runs_this_checkouts_code(stack: compose.ComposeStack) -> None:
+    """The installed package in the containers is the checkout's, file for file (a rebuild after a
+    code change must not install a wheel cached from older code)."""
+    script = (
+        "import hashlib, pathlib, iris_assets; root = pathlib.Path(iris_assets.__file__).parent; "
+        "print({str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() "
+        "for p in sorted(root.rglob('*.py'))})"
+    )
+    installed = ast.literal_eval(stack.exec("iris-assets-code", "python", "-c", script))
+    root = compose.REPO / "iris_assets"
+    local = {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*.py"))
+    }
+    assert installed == local
+
+
 def test_materialize_all_registers_a_version(first_run: Materialization) -> None:
     """The first run registers sk_model's first version in the containerized MLflow server."""
     assert first_run.version.name == "sk_model"
@@ -216,6 +238,35 @@ def test_the_run_went_through_the_queue_into_dagster_storage(
         dg.DagsterEventType.ASSET_MATERIALIZATION.value,
         dg.DagsterEventType.RUN_SUCCESS.value,
     } <= events
+
+
+def test_the_model_server_answers_with_the_champion(
+    stack: compose.ComposeStack, first_run: Materialization
+) -> None:
+    """`--profile serving` brings up model-server; POST /invocations answers as the README shows."""
+    stack.compose("--profile", "serving", "up", "--detach", "--wait", "model-server")
+    body = json.dumps(
+        {"dataframe_split": {"columns": list(FEATURES), "data": [[5.1, 3.5, 1.4, 0.2]]}}
+    ).encode()
+    request = urllib.request.Request(
+        f"{stack.url('MODEL_SERVER_HOST_PORT')}/invocations",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert json.load(response) == {"predictions": [0]}
+    logs = stack.logs("model-server")
+    assert f"Serving models:/sk_model@champion (version {first_run.version.version})" in logs
+
+
+def test_predictions_flow_back_into_postgresql(
+    stack: compose.ComposeStack, first_run: Materialization
+) -> None:
+    """The run scored the table's rows into iris_prediction with the champion's version."""
+    rows = stack.psql("postgres-server", "SELECT count(*), min(model_version) FROM iris_prediction")
+    count, version = rows[0].split("|")
+    assert int(count) >= 150
+    assert version == first_run.version.version
 
 
 def test_data_generator_adds_rows(stack: compose.ComposeStack) -> None:

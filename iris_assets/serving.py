@@ -1,0 +1,142 @@
+"""`iris-assets serve`: MLflow's own model server on the version an alias points at, following it.
+
+    iris-assets serve [--model-name sk_model] [--alias champion] [--host 127.0.0.1] [--port 5002]
+    python -m iris_assets.serving ...     # the same, without the CLI's other commands (Compose)
+
+`mlflow models serve -m models:/<name>@<alias>` resolves the alias once, at start. This runs it
+on the version the alias points at (waiting while no version holds it) and looks at the alias
+every `poll` seconds: when it moved, the server is restarted on the new version. The old one
+answers until the new one is ready to start; a request in the few seconds between gets no answer.
+"""
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+_log = logging.getLogger("iris_assets")
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGINT: stop the server and leave."""
+
+
+def serve(model_name: str, alias: str, host: str, port: int, poll: float) -> None:
+    """Serve `models:/<model_name>@<alias>` over HTTP until stopped, following the alias."""
+    # MLflow is imported here, not with the module: the CLI's other commands need none of it.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    uri = f"models:/{model_name}@{alias}"
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    server: subprocess.Popen[bytes] | None = None
+    served: str | None = None
+    try:
+        while True:
+            version = _alias_version(client, model_name, alias)
+            if version is None and served is None:
+                _log.info("Waiting for %s: no version holds the alias yet", uri)
+            elif version is not None and version != served:
+                if server is not None:
+                    _log.info("%s moved from version %s to %s: restarting", uri, served, version)
+                    _stop(server)
+                server = _start(model_name, version, host, port)
+                served = version
+                _log.info("Serving %s (version %s) on http://%s:%d", uri, version, host, port)
+            elif server is not None and server.poll() is not None:
+                raise SystemExit(
+                    f"the model server of version {served} exited ({server.returncode})"
+                )
+            time.sleep(poll)
+    except _Stop:
+        _log.info("Stopping")
+    finally:
+        if server is not None:
+            _stop(server)
+
+
+def _alias_version(client: "MlflowClient", model_name: str, alias: str) -> str | None:
+    """The version the alias points at; None while it points nowhere or the server is away."""
+    from mlflow.exceptions import MlflowException
+    from requests.exceptions import RequestException
+
+    try:
+        return client.get_model_version_by_alias(model_name, alias).version
+    except MlflowException as error:
+        if error.get_http_status_code() == 404 or "not found" in str(error).lower():
+            return None
+        _log.warning("Cannot read models:/%s@%s: %s", model_name, alias, error)
+    except RequestException as error:
+        _log.warning("Cannot reach the tracking server: %s", error)
+    return None
+
+
+def _start(model_name: str, version: str, host: str, port: int) -> subprocess.Popen[bytes]:
+    # MLflow starts uvicorn by name: it must find this environment's, activated or not.
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            f"models:/{model_name}/{version}",
+            "--env-manager",
+            "local",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+    )
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `iris-assets serve`, for both ways of starting it."""
+    parser.add_argument("--model-name", default="sk_model", help="Default sk_model.")
+    parser.add_argument("--alias", default="champion", help="Default champion.")
+    parser.add_argument("--host", default="127.0.0.1", help="Default 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=5002, help="Default 5002.")
+    parser.add_argument(
+        "--poll", type=float, default=30.0, help="Seconds between looks at the alias (default 30)."
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    serve(args.model_name, args.alias, args.host, args.port, args.poll)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m iris_assets.serving", description=__doc__)
+    add_arguments(parser)
+    run(parser.parse_args())

@@ -1,0 +1,69 @@
+"""`iris-assets serve` as a process against the MLflow tracking server: the champion over HTTP."""
+
+import json
+import os
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+
+from iris_assets.iris_table import FEATURES
+from iris_assets.resources.mlflow import MLflowResource
+from iris_assets.resources.postgres import PostgresResource
+from iris_assets_tests import _services
+from iris_assets_tests._graph import run_graph
+from iris_assets_tests._materialize import SERVICE_VARIABLES
+from iris_devstack.ports import free_port
+
+CLI = str(Path(sys.executable).with_name("iris-assets"))
+SETOSA, VIRGINICA = [5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]
+
+
+def _predict(url: str, rows: list[list[float]]) -> list[int]:
+    """POST /invocations with rows in MLflow's dataframe_split format, as the README's curl does."""
+    body = json.dumps({"dataframe_split": {"columns": list(FEATURES), "data": rows}}).encode()
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)["predictions"]
+
+
+def _wait_for_line(log: Path, text: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{text!r} not in {log} after {timeout:.0f}s:\n{log.read_text()}")
+        time.sleep(0.5)
+
+
+def test_serves_the_champion_and_follows_the_alias(
+    iris_database_url: str, mlflow_server: str, tmp_path: Path
+) -> None:
+    """The champion answers /invocations; when the alias moves, the new version is served."""
+    resources = {
+        "postgres": PostgresResource(database_url=iris_database_url),
+        "mlflow": MLflowResource(tracking_uri=mlflow_server),
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    ops = {"registered_model": {"model_name": "served_model"}}
+    assert run_graph(resources, instance, ops=ops).success
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [CLI, "serve", "--model-name", "served_model", "--port", str(port), "--poll", "1"]
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    log = tmp_path / "serve.log"
+    with _services.background_process(
+        command, log, {**env, "MLFLOW_TRACKING_URI": mlflow_server}, tmp_path
+    ) as server:
+        _services.wait_for_http(f"{url}/ping", 180, server)
+        assert "Serving models:/served_model@champion (version 1)" in log.read_text()
+        assert _predict(url, [SETOSA, VIRGINICA]) == [0, 2]
+
+        assert run_graph(resources, instance, ops=ops).success  # a tie: version 2 takes the alias
+        _wait_for_line(log, "Serving models:/served_model@champion (version 2)", 60)
+        _services.wait_for_http(f"{url}/ping", 180, server)
+        assert _predict(url, [SETOSA]) == [0]
