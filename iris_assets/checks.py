@@ -129,7 +129,7 @@ def new_version_predicts(
     never reaches champion_model. Rerun it from the Checks tab to re-verify the registry."""
     uri = registered_model.uri
     try:
-        with mlflow.activated():
+        with mlflow.activated("loading the new version and predicting"):
             model = load_model(uri)
             example = model.predict(pd.DataFrame(model.input_example))
             predicted = model.predict(valid_df[list(FEATURES)])

@@ -1,19 +1,40 @@
 """Run configuration of the assets; every default is the tutorial's."""
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 
-class IrisDataConfig(dg.Config):
+class StepConfig(dg.Config):
+    """A step's run config whose invalid values fail the step once, not three times.
+
+    Dagster builds the config inside the step, under its RetryPolicy: pydantic's ValidationError
+    would be retried like a service's blip. A `dg.Failure` that allows no retry is not.
+    """
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']} "
+                f"(got {problem['input']!r})"
+                for problem in error.errors()
+            )
+            raise dg.Failure(
+                f"Invalid run config for {type(self).__name__}: {problems}", allow_retries=False
+            ) from None
+
+
+class IrisDataConfig(StepConfig):
     """Which rows of `iris_data` to train on."""
 
     limit: int = Field(default=100, ge=1, description="How many newest rows (by id) to read.")
 
 
-class SplitConfig(dg.Config):
+class SplitConfig(StepConfig):
     """The seeded train/valid split."""
 
     train_size: float = Field(
@@ -22,7 +43,7 @@ class SplitConfig(dg.Config):
     random_state: int = Field(default=2022, description="Seed of the shuffle before the split.")
 
 
-class SVCConfig(dg.Config):
+class SVCConfig(StepConfig):
     """Hyperparameters of the SVC; scikit-learn's defaults."""
 
     C: float = Field(default=1.0, gt=0, description="Inverse strength of the regularisation.")
@@ -52,7 +73,7 @@ class SVCConfig(dg.Config):
         }
 
 
-class RegistryConfig(dg.Config):
+class RegistryConfig(StepConfig):
     """Where in MLflow the model goes, and which alias marks the version to serve."""
 
     experiment: str = Field(
@@ -87,7 +108,7 @@ class RegistryConfig(dg.Config):
         return alias
 
 
-class PredictionsConfig(dg.Config):
+class PredictionsConfig(StepConfig):
     """Which rows the champion scores."""
 
     limit: int = Field(
@@ -95,7 +116,7 @@ class PredictionsConfig(dg.Config):
     )
 
 
-class DriftConfig(dg.Config):
+class DriftConfig(StepConfig):
     """When live accuracy counts as drift."""
 
     margin: float = Field(
@@ -106,7 +127,7 @@ class DriftConfig(dg.Config):
     )
 
 
-class DataQualityConfig(dg.Config):
+class DataQualityConfig(StepConfig):
     """What the rows must offer before anything is trained."""
 
     min_rows: int = Field(
@@ -114,7 +135,7 @@ class DataQualityConfig(dg.Config):
     )
 
 
-class QualityGateConfig(dg.Config):
+class QualityGateConfig(StepConfig):
     """The floor a model must reach before it may be registered."""
 
     min_valid_acc: float = Field(

@@ -3,7 +3,6 @@
 import dagster as dg
 import pytest
 from mlflow.tracking import MlflowClient
-from pydantic import ValidationError
 
 from iris_assets.config import IrisDataConfig, RegistryConfig, SplitConfig, SVCConfig
 from iris_assets.resources.mlflow import MLflowResource
@@ -55,9 +54,13 @@ def test_gamma_rejects_other_words() -> None:
     ],
 )
 def test_out_of_range_values_are_refused(config_class: type[dg.Config], values: dict) -> None:
-    """Values the split or the SVC cannot use are refused when the config is built."""
-    with pytest.raises(ValidationError):
+    """Values the split or the SVC cannot use are refused when the config is built, as a failure
+    no retry can mend, naming the field and the value."""
+    with pytest.raises(dg.Failure) as refused:
         config_class(**values)
+    assert not refused.value.allow_retries
+    field, value = next(iter(values.items()))
+    assert f"{field}: " in str(refused.value) and f"(got {value!r})" in str(refused.value)
 
 
 def test_unknown_kernel_is_refused_before_the_run() -> None:
@@ -91,7 +94,8 @@ RUN_CASES = [
 def test_invalid_config_fails_its_step_and_registers_nothing(
     iris_database_url: str, mlflow_server: str, op: str, config: dict, words: str
 ) -> None:
-    """A value MLflow or scikit-learn would reject fails at its step, before any MLflow write."""
+    """A value MLflow or scikit-learn would reject fails at its step, at once (not retried), before
+    any MLflow write."""
     runs_before = _mlflow_run_count(mlflow_server)
     result = run_graph(
         {
@@ -106,6 +110,8 @@ def test_invalid_config_fails_its_step_and_registers_nothing(
     assert failure.step_key == op
     assert words in failure_text(result)
     assert _mlflow_run_count(mlflow_server) == runs_before
+    restarts = [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]
+    assert not restarts, "a config error fails the same way every time: no retry"
 
 
 def test_unknown_kernel_is_refused_before_the_run_starts(iris_database_url: str) -> None:

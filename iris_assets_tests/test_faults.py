@@ -6,17 +6,19 @@ repairs the service and materializes again.
 """
 
 import os
+import socket
 import sys
 import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import boto3
 import dagster as dg
+import psycopg
 import pytest
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
@@ -388,3 +390,105 @@ def test_client_side_s3_with_its_keys_then_a_wrong_key(
     assert wrong not in text
     assert _attempts(bad, "registered_model") == 1
     assert _versions(direct_s3_mlflow, "direct_s3_model") == ["1"]
+
+
+# Waits that never end on their own: each must be bounded, named, final and leave nothing behind.
+
+
+@contextmanager
+def _black_hole() -> Iterator[int]:
+    """A port that accepts connections and never answers, as a wedged proxy or a stuck server:
+    the kernel completes each handshake into the backlog, and nothing ever reads or replies."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        yield listener.getsockname()[1]
+
+
+def _fails_alone(result: dg.ExecuteInProcessResult, step: str, seconds: float, bound: float):
+    """The run failed at `step`, once, within `bound` seconds; its error text."""
+    print(f"\n{step}: failed after {seconds:.1f} s (bound {bound:.0f} s)")
+    assert not result.success
+    assert {e.step_key for e in result.get_step_failure_events()} == {step}
+    assert _attempts(result, step) == 1
+    assert seconds < bound
+    return failure_text(result)
+
+
+def test_a_held_lock_on_iris_data_fails_iris_df_within_lock_timeout(
+    iris_database_url: str, mlflow_server: str
+) -> None:
+    """A session holding ACCESS EXCLUSIVE on iris_data (a migration): iris_df gives up after
+    lock_timeout_seconds (30), naming the table, the wait, the setting and who holds the lock."""
+    password = "pw-lock-test-3371"
+    url = iris_database_url.replace("://postgres@", f"://postgres:{password}@")
+    with psycopg.connect(iris_database_url, application_name="schema-migration") as holder:
+        holder.execute("LOCK TABLE iris_data IN ACCESS EXCLUSIVE MODE")
+        result, seconds = _run(url, mlflow_server, "locked_model")
+    limit = PostgresResource().lock_timeout_seconds
+    text = _fails_alone(result, "iris_df", seconds, bound=limit + 20)
+    assert f"gave up after waiting {limit} s for a lock" in text
+    assert "AccessExclusiveLock on iris_data held by pid" in text
+    assert "application schema-migration" in text
+    assert "raise lock_timeout_seconds of the postgres resource" in text
+    assert password not in text
+    assert _versions(mlflow_server, "locked_model") == []
+
+
+def test_a_postgres_server_that_never_answers_fails_within_its_bound(mlflow_server: str) -> None:
+    """Connections accepted, never answered: iris_df fails after connect_timeout_seconds (10) per
+    attempt, three attempts, naming the server and not its password."""
+    with _black_hole() as port:
+        url = f"postgresql://iris:pw-black-hole-6620@127.0.0.1:{port}/iris"
+        result, seconds = _run(url, mlflow_server, "silent_pg_model")
+    text = failure_text(result)
+    print(f"\niris_df against a silent PostgreSQL: failed after {seconds:.1f} s")
+    assert not result.success
+    assert {e.step_key for e in result.get_step_failure_events()} == {"iris_df"}
+    assert _attempts(result, "iris_df") == 3
+    assert seconds < 3 * PostgresResource().connect_timeout_seconds + 20
+    assert f"Cannot connect to PostgreSQL at postgresql://iris@127.0.0.1:{port}/iris" in text
+    assert "timeout" in text
+    assert "pw-black-hole-6620" not in text
+    assert _versions(mlflow_server, "silent_pg_model") == []
+
+
+def test_an_mlflow_server_that_never_answers_fails_within_the_deadline(
+    iris_database_url: str,
+) -> None:
+    """A tracking server that accepts and never answers: registered_model fails once, within the
+    deadline (120 s), naming the server and what it waited for, never its credentials."""
+    with _black_hole() as port:
+        tracking_uri = f"http://iris:pw-mlflow-hole-8841@127.0.0.1:{port}"
+        result, seconds = _run(iris_database_url, tracking_uri, "silent_mlflow_model")
+    deadline = MLflowResource().deadline_seconds
+    text = _fails_alone(result, "registered_model", seconds, bound=deadline + 30)
+    assert f"MLflow tracking server at http://127.0.0.1:{port}" in text
+    assert "/api/2.0/mlflow/" in text or "did not finish" in text
+    assert "pw-mlflow-hole-8841" not in text
+
+
+def test_a_hung_artifact_store_behind_the_server_fails_within_the_deadline(
+    iris_database_url: str, postgres_server_url: str, tmp_path: Path
+) -> None:
+    """The server answers, the S3 store behind it never does: registered_model fails once,
+    within the deadline, and no version is registered."""
+    with (
+        _black_hole() as port,
+        _services.postgres_database(
+            postgres_server_url, f"iris_test_hung_s3_{uuid.uuid4().hex[:8]}"
+        ) as backend,
+        _services.mlflow_server(
+            tmp_path,
+            backend_store_uri=backend,
+            artifacts_destination=f"s3://{S3_BUCKET}",
+            env=_services.s3_environ(f"http://127.0.0.1:{port}", S3_ACCESS_KEY, S3_SECRET_KEY),
+        ) as tracking_uri,
+    ):
+        result, seconds = _run(iris_database_url, tracking_uri, "hung_store_model")
+        versions = _versions(tracking_uri, "hung_store_model")
+    deadline = MLflowResource().deadline_seconds
+    text = _fails_alone(result, "registered_model", seconds, bound=deadline + 30)
+    assert tracking_uri in text
+    assert S3_SECRET_KEY not in text
+    assert versions == []

@@ -9,13 +9,15 @@ from sklearn.metrics import accuracy_score
 
 from iris_assets import metadata_keys as keys
 from iris_assets.assets._champion import Champion, Decision, RegisteredVersion, decide
-from iris_assets.assets.data import GROUP, TRANSIENT_FAILURES
+from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
+from iris_assets.assets.data import GROUP
 from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
 
 @dg.asset(group_name=GROUP, kinds={"mlflow"}, retry_policy=TRANSIENT_FAILURES)
+@transient_only
 def champion_model(
     context: dg.AssetExecutionContext,
     mlflow: MLflowResource,
@@ -30,7 +32,10 @@ def champion_model(
     take turns (a PostgreSQL advisory lock), so the alias ends on the best of them.
     """
     name, alias = registered_model.model_name, registered_model.alias
-    with postgres.advisory_lock(f"{name}@{alias}"), mlflow.activated():
+    with (
+        postgres.advisory_lock(f"{name}@{alias}"),
+        mlflow.activated("re-scoring the champion and moving the alias"),
+    ):
         holder = mlflow.alias_version(name, alias)
         holder_acc, holder_error = _rescore(name, holder, registered_model, valid_df)
         if holder_error is not None:

@@ -5,6 +5,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
+from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
 from iris_assets.config import IrisDataConfig
 from iris_assets.iris_table import FEATURES, LABEL, TABLE
 from iris_assets.resources.postgres import PostgresResource
@@ -12,8 +13,6 @@ from iris_assets.resources.postgres import PostgresResource
 GROUP = "iris"
 ID = "id"
 
-TRANSIENT_FAILURES = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
-"""For steps that talk to a service: a blip is retried; `dg.Failure(allow_retries=False)` is not."""
 COLUMNS = (*FEATURES, LABEL)
 
 iris_data = dg.AssetSpec(
@@ -36,6 +35,7 @@ NEWEST_ROWS = sql.SQL("SELECT {columns} FROM {table} ORDER BY {id} DESC LIMIT %s
     kinds={"postgres", "pandas"},
     retry_policy=TRANSIENT_FAILURES,
 )
+@transient_only
 def iris_df(
     context: dg.AssetExecutionContext, config: IrisDataConfig, postgres: PostgresResource
 ) -> dg.MaterializeResult[pd.DataFrame]:

@@ -8,7 +8,8 @@ from mlflow.pyfunc import load_model
 
 from iris_assets import prediction_table
 from iris_assets.assets._champion import Champion
-from iris_assets.assets.data import GROUP, TRANSIENT_FAILURES, iris_data
+from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
+from iris_assets.assets.data import GROUP, iris_data
 from iris_assets.config import PredictionsConfig
 from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets.resources.mlflow import MLflowResource
@@ -31,6 +32,7 @@ class Scored:
     kinds={"postgres", "mlflow"},
     retry_policy=TRANSIENT_FAILURES,
 )
+@transient_only
 def iris_predictions(
     context: dg.AssetExecutionContext,
     config: PredictionsConfig,
@@ -54,7 +56,7 @@ def iris_predictions(
         context.log.info(f"Every row of iris_data has a prediction in {prediction_table.TABLE}")
         scored = Scored(0, None, None, champion_model.valid_acc)
         return dg.MaterializeResult(value=scored, metadata={"rows_scored": dg.MetadataValue.int(0)})
-    with mlflow.activated():
+    with mlflow.activated("loading the champion and predicting"):
         # The alias, read now: a run that finished since may have moved it.
         version = mlflow.alias_version(name, alias) or champion_model.version
         predicted = load_model(f"models:/{name}/{version}").predict(rows[list(FEATURES)])

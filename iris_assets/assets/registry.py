@@ -23,7 +23,8 @@ from iris_assets import metadata_keys as keys
 from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets._confusion_matrix import confusion_matrix_svg
 from iris_assets.assets._dataset_source import PostgresQuerySource
-from iris_assets.assets.data import GROUP, NEWEST_ROWS, TRANSIENT_FAILURES
+from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
+from iris_assets.assets.data import GROUP, NEWEST_ROWS
 from iris_assets.assets.training import SPLIT_ATTR
 from iris_assets.config import RegistryConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL, TABLE
@@ -42,6 +43,7 @@ def model_requirements() -> list[str]:
 
 
 @dg.asset(group_name=GROUP, kinds={"mlflow"}, retry_policy=TRANSIENT_FAILURES)
+@transient_only
 def registered_model(
     context: dg.AssetExecutionContext,
     config: RegistryConfig,
@@ -79,7 +81,10 @@ def registered_model(
     with (
         warnings.catch_warnings(),
         mlflow.start_run(
-            config.experiment, run_name=f"dagster-{context.run.run_id[:8]}", tags=tags
+            config.experiment,
+            run_name=f"dagster-{context.run.run_id[:8]}",
+            tags=tags,
+            task="logging the run and registering the model",
         ) as run,
     ):
         # MLflow hints that integer columns cannot hold missing values; predicted labels never miss.

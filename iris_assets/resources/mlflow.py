@@ -1,9 +1,12 @@
 """An MLflow tracking server (or the embedded store) as a Dagster resource."""
 
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from types import FrameType
 from urllib.parse import quote, urlsplit
 
 import dagster as dg
@@ -112,13 +115,23 @@ class MLflowResource(dg.ConfigurableResource):
         base = _without_credentials(self.dagster_ui_url or DAGSTER_UI_URL)
         return f"{base.rstrip('/')}/runs/{run_id}"
 
+    deadline_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="Longest a step may wait on the tracking server and the artifact store behind "
+        "it, all its requests and MLflow's retries together, before it fails (a server that "
+        "accepts connections and never answers).",
+    )
+
     @contextmanager
-    def activated(self) -> Iterator[None]:
-        """MLflow's module-level API (`log_model`, `pyfunc.load_model`) aimed at this store.
+    def activated(self, task: str = "its work") -> Iterator[None]:
+        """MLflow's module-level API (`log_model`, `pyfunc.load_model`) aimed at this store, for
+        at most `deadline_seconds`.
 
         That API keeps the tracking URI, the S3 settings, HTTP limits and printing in process-wide
         state; all are set for the block only, so one materialization cannot steer the next one.
-        A failure of the server or its artifact store leaves as a `dg.Failure` that names it.
+        A failure of the server or its artifact store leaves as a `dg.Failure` that names it; so
+        does running past the deadline while doing `task`.
         """
         settings = {
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(self.http_max_retries),
@@ -141,25 +154,44 @@ class MLflowResource(dg.ConfigurableResource):
                 _scoped_environ({**settings, **self._s3_environ()}),
                 _scoped_tracking_uri(self.resolved_tracking_uri()),
                 _fresh_s3_clients(),
+                _deadline(self.deadline_seconds),
             ):
                 yield
+        except DeadlineExceeded:
+            raise dg.Failure(
+                f"{self._where()} did not finish {task} within {self.deadline_seconds} s: it "
+                "accepts connections but does not answer, or the artifact store behind it hangs. "
+                "Check the server and its store, or raise deadline_seconds of the mlflow resource.",
+                allow_retries=False,
+            ) from None
         except (MlflowException, RequestException, *_s3_errors()) as error:
             # Not chained: MLflow's own message may carry the URI's credentials.
             raise self._failure(error) from None
 
+    def _where(self) -> str:
+        if self.is_embedded:
+            return f"The embedded MLflow store {self.public_uri()}"
+        return f"The MLflow tracking server at {self.public_uri()}"
+
     @contextmanager
-    def start_run(self, experiment: str, run_name: str, tags: Mapping[str, str]) -> Iterator[Run]:
+    def start_run(
+        self, experiment: str, run_name: str, tags: Mapping[str, str], task: str = "the run"
+    ) -> Iterator[Run]:
         """An active run in `experiment` (made on first use), ended FAILED if the block raises.
 
         The run is taken off MLflow's stack of active runs even when the server cannot be told
         how it ended; the next materialization then finds it RUNNING and fails it.
         """
-        with self.activated():
+        with self.activated(task):
             experiment_id = self.experiment_id(experiment)
             run = mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags))
             try:
                 yield run
-            except BaseException:
+            except BaseException as error:
+                if isinstance(error, DeadlineExceeded):
+                    # A server past the deadline gets one short try to hear the run failed.
+                    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "2"
+                    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
                 with suppress(Exception):
                     mlflow.end_run(RunStatus.to_string(RunStatus.FAILED))
                 raise
@@ -186,10 +218,13 @@ class MLflowResource(dg.ConfigurableResource):
             where = f"the MLflow tracking server at {self.public_uri()}"
             advice = "check that it is running and MLFLOW_TRACKING_URI"
         refused = any(code in text for code in _S3_REFUSALS)
+        # MLflow retried the request http_max_retries times, each for http_timeout_seconds: a
+        # retry of the step would wait as long again (the deadline bounds the step as a whole).
+        timed_out = any(marker in text for marker in _TIMED_OUT)
         status = error.get_http_status_code() if isinstance(error, MlflowException) else 500
         return dg.Failure(
             description=f"{where} failed: {text} ({advice}).",
-            allow_retries=not (refused or 400 <= status < 500),
+            allow_retries=not (refused or timed_out or 400 <= status < 500),
         )
 
     def experiment_id(self, name: str) -> str:
@@ -280,6 +315,38 @@ def _s3_errors() -> tuple[type[Exception], ...]:
 _UNREACHABLE = ("NewConnectionError", "Connection refused", "ConnectTimeout", "Read timed out")
 # S3 answers that no retry can change: keys or permissions are wrong.
 _S3_REFUSALS = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied")
+_TIMED_OUT = ("Read timed out", "ReadTimeout")
+
+
+class DeadlineExceeded(BaseException):
+    """The step's MLflow work ran past `deadline_seconds`. A BaseException, so that no
+    `except Exception` on the way (MLflow's, urllib3's, a check's) takes it for an ordinary
+    error and carries on."""
+
+
+@contextmanager
+def _deadline(seconds: int) -> Iterator[None]:
+    """Raise DeadlineExceeded in this thread once `seconds` have passed, even inside a blocking
+    read: SIGALRM interrupts it. Only the main thread can take the signal (Dagster runs steps
+    there); elsewhere, and inside a block that already has a deadline, the per-request timeout
+    and retries remain the bound."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getitimer(signal.ITIMER_REAL)[0]
+    ):
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise DeadlineExceeded
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @contextmanager

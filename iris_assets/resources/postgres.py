@@ -60,28 +60,66 @@ class PostgresResource(dg.ConfigurableResource):
     connect_timeout_seconds: int = Field(
         default=10, ge=1, description="How long to wait for the server before failing."
     )
+    lock_timeout_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="How long a statement may wait for a lock another session holds on a table "
+        "(a migration, VACUUM FULL, an open LOCK TABLE) before failing.",
+    )
+    statement_timeout_seconds: int = Field(
+        default=300, ge=1, description="How long one statement may run before failing."
+    )
+    advisory_lock_timeout_seconds: int = Field(
+        default=180,
+        ge=1,
+        description="How long to wait for a lock another run holds to take turns (moving the "
+        "champion alias); longer than the MLflow resource's deadline, which bounds the holder.",
+    )
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
-        """A connection in autocommit mode, closed on exit.
+        """A connection in autocommit mode whose statements wait at most `lock_timeout_seconds`
+        for a lock and run at most `statement_timeout_seconds`; closed on exit.
 
         Failing to connect raises `dg.Failure` naming the server and the setting to check;
         refused credentials are final, anything else may be retried by the step's RetryPolicy.
+        A statement that ran out of time raises a final `dg.Failure` that names the setting and,
+        for a lock, the sessions holding one.
         """
         try:
-            conn = psycopg.connect(
-                self.conninfo(), autocommit=True, connect_timeout=self.connect_timeout_seconds
-            )
+            conn = psycopg.connect(self._bounded_conninfo(), autocommit=True)
         except psycopg.OperationalError as error:
             raise self._connection_failure(str(error)) from None
         with conn:
-            yield conn
+            try:
+                yield conn
+            except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled) as error:
+                raise self._timeout_failure(error) from None
+            except psycopg.OperationalError as error:
+                # The server went away mid-statement (a restart, a failover): worth a retry.
+                raise dg.Failure(
+                    f"Lost the connection to PostgreSQL at {self.public_url()}: "
+                    f"{' '.join(str(error).split())}",
+                    allow_retries=True,
+                ) from None
 
     @contextmanager
     def advisory_lock(self, name: str) -> Iterator[None]:
-        """Hold a database-wide lock named `name`, so processes anywhere take turns."""
+        """Hold a database-wide lock named `name`, so processes anywhere take turns; wait for it
+        at most `advisory_lock_timeout_seconds`."""
         with self.connect() as conn:
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+            timeout = f"{self.advisory_lock_timeout_seconds}s"
+            conn.execute("SELECT set_config('lock_timeout', %s, false)", (timeout,))
+            try:
+                conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+            except psycopg.errors.LockNotAvailable:
+                raise dg.Failure(
+                    f"Waited {self.advisory_lock_timeout_seconds} s for the lock {name!r} in "
+                    f"PostgreSQL at {self.public_url()}, which another run holds while it moves "
+                    f"the alias{self._holders(advisory=True)}. Raise advisory_lock_timeout_seconds "
+                    "of the postgres resource if that run is expected to take longer.",
+                    allow_retries=False,
+                ) from None
             try:
                 yield
             finally:
@@ -114,11 +152,72 @@ class PostgresResource(dg.ConfigurableResource):
         text = query.as_string()
         if params:
             text %= tuple(sql.Literal(value).as_string() for value in params)
-        conninfo = make_conninfo(self.conninfo(), connect_timeout=self.connect_timeout_seconds)
         try:
-            return _arrow_rows.read_frame(conninfo, text, expected_rows, index)
+            return _arrow_rows.read_frame(self._bounded_conninfo(), text, expected_rows, index)
         except adbc_driver_manager.Error as error:
-            raise self._read_failure(error) from None
+            failure = self._read_failure(error)
+            if isinstance(failure, psycopg.errors.LockNotAvailable | psycopg.errors.QueryCanceled):
+                raise self._timeout_failure(failure) from None
+            raise failure from None
+
+    def _bounded_conninfo(self) -> str:
+        """The connection string with the connect timeout and the session's statement limits,
+        added to whatever `options` the URL already gives."""
+        given = str(conninfo_to_dict(self.conninfo()).get("options") or "")
+        limits = (
+            f"-c lock_timeout={self.lock_timeout_seconds}s "
+            f"-c statement_timeout={self.statement_timeout_seconds}s"
+        )
+        return make_conninfo(
+            self.conninfo(),
+            connect_timeout=self.connect_timeout_seconds,
+            options=f"{given} {limits}".strip(),
+        )
+
+    def _timeout_failure(self, error: psycopg.Error) -> dg.Failure:
+        """A statement that ran out of time: which limit, what it waited for, what to do."""
+        where = f"PostgreSQL at {self.public_url()}"
+        if isinstance(error, psycopg.errors.LockNotAvailable):
+            description = (
+                f"{where} gave up after waiting {self.lock_timeout_seconds} s for a lock "
+                f"({' '.join(str(error).split())}){self._holders(advisory=False)}. Wait for that "
+                "session to finish, end it, or raise lock_timeout_seconds of the postgres resource."
+            )
+        else:
+            description = (
+                f"A statement on {where} ran out of time after {self.statement_timeout_seconds} s "
+                f"({' '.join(str(error).split())}). Raise statement_timeout_seconds of the "
+                "postgres resource, or look at what slows the server."
+            )
+        # Already waited its full bound: a retry would only wait as long again.
+        return dg.Failure(description=description, allow_retries=False)
+
+    def _holders(self, advisory: bool) -> str:
+        """Who holds the locks a session of ours may wait for, as PostgreSQL tells: the tables'
+        exclusive locks or the advisory locks of other sessions. Empty if it cannot be asked."""
+        kind = "l.locktype = 'advisory'" if advisory else "l.relation IS NOT NULL"
+        query = (
+            "SELECT coalesce(l.relation::regclass::text, 'an advisory lock'), l.mode, a.pid, "
+            "a.usename, a.application_name, a.state, "
+            "extract(epoch FROM now() - coalesce(a.xact_start, a.backend_start))::int "
+            "FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            f"WHERE l.granted AND {kind} AND a.pid <> pg_backend_pid() "
+            "AND a.datname = current_database() "
+            "AND (l.locktype = 'advisory' OR l.mode IN ('AccessExclusiveLock', 'ExclusiveLock', "
+            "'ShareRowExclusiveLock', 'ShareLock')) ORDER BY a.pid LIMIT 5"
+        )
+        try:
+            with psycopg.connect(self._bounded_conninfo(), autocommit=True) as conn:
+                rows = conn.execute(query).fetchall()
+        except psycopg.Error:
+            return ""
+        held = [
+            f"{mode} on {relation} held by pid {pid} (user {user}, application "
+            f"{application or 'unnamed'}, {state}, for {seconds} s)"
+            for relation, mode, pid, user, application, state, seconds in rows
+            if not relation.startswith("pg_")
+        ]
+        return f": {'; '.join(held)}" if held else ""
 
     def _read_failure(self, error: "adbc_driver_manager.Error") -> Exception:
         """The ADBC error as `connect` or psycopg would have raised it."""

@@ -1,0 +1,36 @@
+"""Which failures a step retries: only those a retry can mend."""
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import dagster as dg
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+TRANSIENT_FAILURES = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
+"""For steps that talk to a service, with `transient_only`: a blip of the service is retried."""
+
+
+def transient_only(compute: Callable[P, R]) -> Callable[P, R]:
+    """Let the step's RetryPolicy retry only what the resources judged transient.
+
+    The resources turn a service's failures into `dg.Failure`s that say whether a retry can help
+    (a server restarting: yes; refused credentials, a wait that already ran out: no). Anything
+    else raised in the step is no blip of a service but bad data, bad config or a bug, which
+    fails the same way every time: it fails at once, its message kept, instead of twice more.
+    """
+
+    @functools.wraps(compute)
+    def step(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return compute(*args, **kwargs)
+        except (dg.Failure, dg.DagsterError):
+            raise
+        except Exception as error:
+            raise dg.Failure(
+                description=f"{type(error).__name__}: {error}", allow_retries=False
+            ) from error
+
+    return step
