@@ -17,6 +17,7 @@ def command(select: str) -> list[str]:
 
 SERVICE_VARIABLES = (
     "IRIS_DATABASE_URL",
+    "IRIS_IO_S3_URI",
     "IRIS_HOME",
     "MLFLOW_TRACKING_URI",
     "MLFLOW_S3_ENDPOINT_URL",
@@ -27,13 +28,18 @@ SERVICE_VARIABLES = (
 
 
 def materialize(
-    select: str, cwd: Path, env: Mapping[str, str], timeout: float = 300
+    select: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float = 300,
+    config: str | None = None,
 ) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Materialize `select`; only `env` configures services. Returns the process and wall time."""
+    """Materialize `select` (with run `config` as JSON); only `env` configures services. Returns
+    the process and wall time."""
     clean = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
     started = time.monotonic()
     result = subprocess.run(
-        command(select),
+        [*command(select), *(["--config-json", config] if config else [])],
         cwd=cwd,
         env={**clean, **env},
         capture_output=True,

@@ -21,6 +21,8 @@ VIEWPORT = {"width": 1400, "height": 900}
 UI_STATUS = {"SUCCESS": "Success", "FAILURE": "Failure", "CANCELED": "Canceled"}
 """How the run page writes each final status of the GraphQL API."""
 _RUN_LINK = re.compile(r"/runs/([0-9a-f-]{36})$")
+CODE_LOCATION = "iris-assets"
+"""The code location's name, as the workspaces and pyproject.toml give it."""
 
 
 @contextmanager
@@ -47,7 +49,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 def open_iris_group(page: Page, webserver_url: str) -> None:
     """Open the asset group `iris` and wait until its graph shows."""
-    page.goto(f"{webserver_url}/locations/iris_assets/asset-groups/iris")
+    page.goto(f"{webserver_url}/locations/{CODE_LOCATION}/asset-groups/iris")
     page.get_by_text("registered_model", exact=True).wait_for()
 
 

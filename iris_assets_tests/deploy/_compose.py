@@ -36,8 +36,9 @@ _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 PROXIED_BY_MLFLOW_SERVER = frozenset(
     {"MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 )
-"""Read by the code for a tracking server that lets clients write to S3 themselves; the
-deployments' server proxies artifacts (--serve-artifacts), so only it holds these."""
+"""Read by the code for a tracking server that lets clients write to S3 themselves, and for
+asset values in S3 (IRIS_IO_S3_URI); the deployments' MLflow server proxies artifacts, so a
+deployment that keeps asset values on a disk needs none of them."""
 
 
 class InterpolationError(ValueError):
@@ -220,7 +221,11 @@ def variables_read(paths: Iterable[Path]) -> dict[str, bool]:
                 has_default = node in fallbacks or (
                     len(node.args) > 1 and _is_literal(node.args[1])
                 )
-            elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+            elif (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.ctx, ast.Load)
+                and ast.unparse(node.value) == "os.environ"
+            ):
                 name = _string_value(node.slice, constants)
             if name is not None and _ENV_NAME.match(name):
                 defaulted[name] = defaulted.get(name, True) and has_default

@@ -144,21 +144,23 @@ def test_code_finds_every_variable_it_reads(compose: dict[str, Any]) -> None:
     assert {"iris_assets.definitions", _compose.console_script_module("iris-assets")} <= ran
 
 
-def test_only_the_s3_store_and_the_mlflow_server_hold_the_s3_keys(
-    compose: dict[str, Any],
-) -> None:
-    """The S3 keys are set where they are checked (the store) and used (the MLflow server) only."""
+def test_the_s3_keys_are_where_s3_is_used_and_nowhere_else(compose: dict[str, Any]) -> None:
+    """The S3 keys are set where they are checked (the store) and used: the MLflow server (model
+    files) and the code server whose runs keep asset values in S3 (IRIS_IO_S3_URI)."""
     package = (_compose.REPO / _compose.PACKAGE).rglob("*.py")
     assert set(_compose.variables_read(package)) >= _compose.PROXIED_BY_MLFLOW_SERVER
+    keys = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     holders = {
         name
         for name, service in compose["services"].items()
-        if _compose.PROXIED_BY_MLFLOW_SERVER & set(_compose.environment(service))
-        or {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(_compose.environment(service))
+        if keys & set(_compose.environment(service))
     }
-    assert holders == {"mlflow-server", "mlflow-artifact-store"}
-    server_env = _compose.environment(compose["services"]["mlflow-server"])
-    assert set(server_env) >= _compose.PROXIED_BY_MLFLOW_SERVER
+    assert holders == {"mlflow-server", "mlflow-artifact-store", "iris-assets-code"}
+    for name in holders - {"mlflow-artifact-store"}:
+        assert set(_compose.environment(compose["services"][name])) >= (
+            _compose.PROXIED_BY_MLFLOW_SERVER
+        )
+    assert "IRIS_IO_S3_URI" in _compose.environment(compose["services"]["iris-assets-code"])
 
 
 def test_dagster_processes_open_the_instance_of_deploy(compose: dict[str, Any]) -> None:
@@ -233,8 +235,13 @@ def test_addresses_and_credentials_meet(compose: dict[str, Any]) -> None:
     assert f"-s3.port={endpoint.port}" in store_args
     assert server_env["AWS_ACCESS_KEY_ID"] == store_env["AWS_ACCESS_KEY_ID"]
     assert server_env["AWS_SECRET_ACCESS_KEY"] == store_env["AWS_SECRET_ACCESS_KEY"]
-    bucket = urlsplit(_compose.option(args, "--artifacts-destination") or "").hostname
-    assert f"-bucket={bucket}" in store_args
+    buckets = next(a for a in store_args if a.startswith("-bucket=")).split("=")[1].split(",")
+    assert urlsplit(_compose.option(args, "--artifacts-destination") or "").hostname in buckets
+    code_env = _compose.environment(services["iris-assets-code"])
+    assert urlsplit(code_env["IRIS_IO_S3_URI"]).hostname in buckets
+    assert code_env["MLFLOW_S3_ENDPOINT_URL"] == server_env["MLFLOW_S3_ENDPOINT_URL"]
+    assert code_env["AWS_ACCESS_KEY_ID"] == store_env["AWS_ACCESS_KEY_ID"]
+    assert code_env["AWS_SECRET_ACCESS_KEY"] == store_env["AWS_SECRET_ACCESS_KEY"]
 
     port = _compose.option(args, "--port")
     allowed = set((_compose.option(args, "--allowed-hosts") or "").split(","))

@@ -226,6 +226,15 @@ def test_model_files_are_in_the_s3_bucket(
     assert _bucket.model_files(_s3(stack), first_run.version) >= _bucket.MODEL_FILES
 
 
+def test_asset_values_live_in_the_dagster_bucket(
+    stack: compose.ComposeStack, first_run: Materialization
+) -> None:
+    """The run handed its values on through S3 (IRIS_IO_S3_URI), not a disk of the code server."""
+    listed = _s3(stack).list_objects_v2(Bucket="dagster", Prefix="io/").get("Contents", [])
+    stored = {item["Key"].removeprefix("io/") for item in listed}
+    assert {"iris_df", "train_df", "valid_df", "fitted_pipeline", "registered_model"} <= stored
+
+
 def test_the_run_went_through_the_queue_into_dagster_storage(
     stack: compose.ComposeStack, first_run: Materialization
 ) -> None:

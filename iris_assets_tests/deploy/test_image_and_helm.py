@@ -1,5 +1,6 @@
 """The Dockerfile and the Helm values, checked without Docker or a cluster: do they fit together?"""
 
+import re
 import shlex
 from typing import Any
 
@@ -87,7 +88,6 @@ def test_helm_deploys_the_image_as_the_code_server_of_compose(
     module = _compose.option(code_server, "-m", "--module-name")
     assert deployment["dagsterApiGrpcArgs"] == ["-m", module]
     assert helm["runLauncher"]["type"] == "K8sRunLauncher"
-    assert deployment["includeConfigInLaunchedRuns"]["enabled"]
     coordinator = helm["dagsterDaemon"]["runCoordinator"]
     assert coordinator["enabled"] and coordinator["type"] == "QueuedRunCoordinator"
     assert coordinator["config"]["queuedRunCoordinator"]["maxConcurrentRuns"] >= 1
@@ -104,13 +104,22 @@ def test_helm_dequeues_as_often_as_compose(helm: dict[str, Any]) -> None:
 def test_helm_secrets_hold_what_the_code_and_storage_need(
     helm: dict[str, Any], secrets: dict[str, dict[str, str]]
 ) -> None:
-    """The deployment's Secrets set every variable the code needs; storage's password is one."""
+    """The code server and every run Job get each variable the code needs, and the S3 settings
+    of asset values when IRIS_IO_S3_URI is set; storage's password is in its Secret."""
     [deployment] = helm["dagster-user-deployments"]["deployments"]
-    provided = {name for ref in deployment["envSecrets"] for name in secrets[ref["name"]]} | set(
-        _compose.image_environment()
-    )
+    launcher = helm["runLauncher"]["config"]["k8sRunLauncher"]
     needed = _compose.required_variables("iris_assets.definitions")
-    assert not needed - provided, sorted(needed - provided)
+    for refs in (deployment["envSecrets"], launcher["envSecrets"]):
+        provided = {name for ref in refs for name in secrets[ref["name"]]}
+        provided |= set(_compose.image_environment())
+        assert not needed - provided, sorted(needed - provided)
+        if "IRIS_IO_S3_URI" in provided:
+            assert provided >= _compose.PROXIED_BY_MLFLOW_SERVER
+    webserver = {
+        name for ref in helm["dagsterWebserver"]["envSecrets"] for name in secrets[ref["name"]]
+    }
+    if helm["computeLogManager"]["type"] == "S3ComputeLogManager":
+        assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= webserver
     assert not helm["postgresql"]["enabled"]
     assert not helm["generatePostgresqlPasswordSecret"]
     assert "postgresql-password" in secrets[helm["global"]["postgresqlSecretName"]]
@@ -119,8 +128,9 @@ def test_helm_secrets_hold_what_the_code_and_storage_need(
 def test_helm_files_hold_no_real_secret(
     helm: dict[str, Any], secrets: dict[str, dict[str, str]]
 ) -> None:
-    """values.yaml sets no password; the committed Secrets hold placeholders only."""
+    """values.yaml sets no password; where a committed Secret holds one, it is a placeholder."""
     assert "postgresqlPassword" not in helm["postgresql"]
     for name, data in secrets.items():
         for key, value in data.items():
-            assert "change-me" in value or ".example." in value, f"{name}: {key}"
+            secret = re.search(r"PASSWORD|SECRET|_KEY|password", key) or "@" in value
+            assert not secret or "change-me" in value, f"{name}: {key}"
