@@ -114,19 +114,6 @@ def test_invalid_config_fails_its_step_and_registers_nothing(
     assert not restarts, "a config error fails the same way every time: no retry"
 
 
-def test_unknown_kernel_is_refused_before_the_run_starts(iris_database_url: str) -> None:
-    """Values outside a fixed set are refused by Dagster's own config validation, at launch."""
-    with pytest.raises(dg.DagsterInvalidConfigError, match="kernel"):
-        run_graph(
-            {
-                "postgres": PostgresResource(database_url=iris_database_url),
-                "mlflow": MLflowResource(),
-            },
-            dg.DagsterInstance.ephemeral(),
-            ops={"fitted_pipeline": {"kernel": "cubic"}},
-        )
-
-
 def _mlflow_run_count(tracking_uri: str) -> int:
     client = MlflowClient(tracking_uri)
     experiments = [e.experiment_id for e in client.search_experiments()]

@@ -27,7 +27,7 @@ ASSET_KEYS = {
 
 
 def test_asset_keys_and_group_are_the_contract() -> None:
-    """Every asset of DESIGN.md exists under its key, in group `iris`."""
+    """Every asset of the agreed architecture exists under its key, in group `iris`."""
     specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
     assert set(specs) == ASSET_KEYS
     assert {spec.group_name for spec in specs.values()} == {"iris"}

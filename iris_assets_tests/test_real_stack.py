@@ -108,7 +108,7 @@ def test_load_check_downloads_through_the_server(registered: dict) -> None:
 
 
 def test_log_says_which_services_are_used(registered: dict, stack_env: dict[str, str]) -> None:
-    """The log names the database and the tracking server, never a password."""
+    """The log names the database and the tracking server in use."""
     assert f"MLflow tracking server {stack_env['MLFLOW_TRACKING_URI']}" in registered["stderr"]
     assert "(IRIS_DATABASE_URL)" in registered["stderr"]
 

@@ -22,7 +22,7 @@ SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
 DAGSTER_COMMANDS = {"dagster", "dagster-webserver", "dagster-daemon"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN")
 TUTORIAL_PASSWORDS = ("mypassword", "mlflowpassword", "miniostorage")
-"""The tutorial's hard-coded passwords (shared/reference/README.md)."""
+"""The passwords the tutorial's chapter hard-codes in its script and compose files."""
 REQUIRED_REFERENCE = re.compile(r"\$\{[A-Z][A-Z0-9_]*(:?\?[^}]*)?\}")
 
 
