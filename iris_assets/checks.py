@@ -5,15 +5,14 @@ from collections.abc import Callable, Iterator
 import dagster as dg
 import pandas as pd
 from mlflow.pyfunc import load_model
-from sklearn.metrics import accuracy_score
 
 from iris_assets import data_quality, iris_table
 from iris_assets import metadata_keys as keys
 from iris_assets.assets import iris_df, iris_predictions, metrics, registered_model
 from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets.predictions import Scored
+from iris_assets.assets.training import accuracy
 from iris_assets.config import DataQualityConfig, DriftConfig, QualityGateConfig
-from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
@@ -132,7 +131,7 @@ def new_version_predicts(
         with mlflow.activated("loading the new version and predicting"):
             model = load_model(uri)
             example = model.predict(pd.DataFrame(model.input_example))
-            predicted = model.predict(valid_df[list(FEATURES)])
+            valid_acc = accuracy(model, valid_df)
     except Exception as error:
         return dg.AssetCheckResult(
             passed=False,
@@ -140,13 +139,12 @@ def new_version_predicts(
             description=f"{uri} failed to load or predict: {type(error).__name__}: {error}",
             metadata={keys.MODEL_URI: dg.MetadataValue.text(uri)},
         )
-    valid_acc = float(accuracy_score(valid_df[LABEL], predicted))
     same = abs(valid_acc - registered_model.valid_acc) < 1e-9
     return dg.AssetCheckResult(
         passed=same,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
-            f"{uri} loads and predicts {len(example)} example rows and {len(predicted)} valid rows"
+            f"{uri} loads and predicts {len(example)} example rows and {len(valid_df)} valid rows"
             + (
                 f", scoring valid_acc {valid_acc:.3f} as trained."
                 if same

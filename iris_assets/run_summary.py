@@ -31,9 +31,6 @@ class RunSummaryHandler(logging.Handler):
     _warnings: ClassVar[dict[str, list[str]]] = {}
     _ended: ClassVar[list[str]] = []
 
-    def __init__(self, level: int | str = logging.DEBUG) -> None:
-        super().__init__(level)
-
     def emit(self, record: logging.LogRecord) -> None:
         meta = getattr(record, _METADATA_ATTR, None)
         event = meta.get("dagster_event") if isinstance(meta, Mapping) else None

@@ -27,6 +27,11 @@ SERVICE_VARIABLES = (
 )
 
 
+def clean_environ() -> dict[str, str]:
+    """This process's environment without any variable that would point a command at a service."""
+    return {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+
+
 def materialize(
     select: str,
     cwd: Path,
@@ -36,7 +41,7 @@ def materialize(
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Materialize `select` (with run `config` as JSON); only `env` configures services. Returns
     the process and wall time."""
-    clean = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    clean = clean_environ()
     started = time.monotonic()
     result = subprocess.run(
         [*command(select), *(["--config-json", config] if config else [])],

@@ -6,19 +6,18 @@ the test's own, so neither a developer's settings nor a running service is neede
 """
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from iris_assets_tests._materialize import SERVICE_VARIABLES
+from iris_assets_tests._materialize import clean_environ
 
 DG = str(Path(sys.executable).with_name("dg"))
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _dg(*args: str, dagster_home: Path) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    clean = clean_environ()
     return subprocess.run(
         [DG, *args],
         cwd=ROOT,

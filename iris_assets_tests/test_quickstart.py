@@ -4,7 +4,6 @@ The commands run in a directory that holds what a fresh clone's root holds for t
 dagster.yaml), so what they keep lands where it would for a user.
 """
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from iris_assets_tests import _services
-from iris_assets_tests._materialize import SERVICE_VARIABLES, materialize
+from iris_assets_tests._materialize import clean_environ, materialize
 from iris_devstack.dagster_graphql import graphql
 from iris_devstack.ports import free_port
 
@@ -138,7 +137,7 @@ def test_dagster_dev_shows_the_runs_of_the_command_line(
     """`dagster dev` in the checkout opens the same history: the quick start's runs are there."""
     port = free_port()
     command = [DAGSTER_DEV, "dev", "-m", "iris_assets.definitions", "-p", str(port)]
-    with _services.background_process(command, tmp_path / "dev.log", _clean_env(), checkout):
+    with _services.background_process(command, tmp_path / "dev.log", clean_environ(), checkout):
         _services.wait_for_http(f"http://127.0.0.1:{port}/server_info", 180)
         runs = graphql(f"http://127.0.0.1:{port}", _RUNS)["runsOrError"]["results"]
     assert len(runs) >= 2
@@ -162,8 +161,3 @@ def test_missing_upstream_fails_at_once_saying_what_to_run(
             run.run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY
         ).records
     assert not retries
-
-
-def _clean_env() -> dict[str, str]:
-    """This process's environment without any variable that would point at a service."""
-    return {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}

@@ -1,7 +1,6 @@
 """`iris-assets serve` as a process against the MLflow tracking server: the champion over HTTP."""
 
 import json
-import os
 import sys
 import time
 import urllib.request
@@ -14,7 +13,7 @@ from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests import _services
 from iris_assets_tests._graph import run_graph
-from iris_assets_tests._materialize import SERVICE_VARIABLES
+from iris_assets_tests._materialize import clean_environ
 from iris_devstack.ports import free_port
 
 CLI = str(Path(sys.executable).with_name("iris-assets"))
@@ -54,7 +53,7 @@ def test_serves_the_champion_and_follows_the_alias(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [CLI, "serve", "--model-name", "served_model", "--port", str(port), "--poll", "1"]
-    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    env = clean_environ()
     log = tmp_path / "serve.log"
     with _services.background_process(
         command, log, {**env, "MLFLOW_TRACKING_URI": mlflow_server}, tmp_path

@@ -5,13 +5,12 @@ import hashlib
 import dagster as dg
 import pandas as pd
 from mlflow.pyfunc import load_model
-from sklearn.metrics import accuracy_score
 
 from iris_assets import metadata_keys as keys
 from iris_assets.assets._champion import Champion, Decision, RegisteredVersion, decide
 from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
 from iris_assets.assets.data import GROUP
-from iris_assets.iris_table import FEATURES, LABEL
+from iris_assets.assets.training import accuracy
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
@@ -69,11 +68,9 @@ def _rescore(
     if holder is None or holder == challenger.version:
         return None, None
     try:
-        model = load_model(f"models:/{name}/{holder}")
-        predicted = model.predict(valid_df[list(FEATURES)])
+        return accuracy(load_model(f"models:/{name}/{holder}"), valid_df), None
     except Exception as error:  # whatever breaks loading or predicting disqualifies the holder
         return None, f"{type(error).__name__}: {error}"
-    return float(accuracy_score(valid_df[LABEL], predicted)), None
 
 
 def _rows(valid_df: pd.DataFrame) -> str:

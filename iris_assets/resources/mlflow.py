@@ -158,8 +158,10 @@ class MLflowResource(dg.ConfigurableResource):
             ):
                 yield
         except DeadlineExceeded:
+            where = self._where()
             raise dg.Failure(
-                f"{self._where()} did not finish {task} within {self.deadline_seconds} s: it "
+                f"{where[0].upper()}{where[1:]} did not finish {task} within "
+                f"{self.deadline_seconds} s: it "
                 "accepts connections but does not answer, or the artifact store behind it hangs. "
                 "Check the server and its store, or raise deadline_seconds of the mlflow resource.",
                 allow_retries=False,
@@ -169,9 +171,10 @@ class MLflowResource(dg.ConfigurableResource):
             raise self._failure(error) from None
 
     def _where(self) -> str:
+        """The store in use, as errors name it."""
         if self.is_embedded:
-            return f"The embedded MLflow store {self.public_uri()}"
-        return f"The MLflow tracking server at {self.public_uri()}"
+            return f"the embedded MLflow store {self.public_uri()}"
+        return f"the MLflow tracking server at {self.public_uri()}"
 
     @contextmanager
     def start_run(
@@ -203,7 +206,7 @@ class MLflowResource(dg.ConfigurableResource):
         """The error with the service and the settings to check; client errors are final."""
         text = " ".join(str(error).split()).replace(self.resolved_tracking_uri(), self.public_uri())
         if self.is_embedded:
-            where = f"the embedded MLflow store {self.public_uri()}"
+            where = self._where()
             advice = "check that IRIS_HOME is writable"
         elif isinstance(error, _s3_errors()):
             where = f"the S3 artifact store at {self.s3_endpoint_url or 'the AWS default'}"
@@ -215,7 +218,7 @@ class MLflowResource(dg.ConfigurableResource):
                 "it runs with"
             )
         else:
-            where = f"the MLflow tracking server at {self.public_uri()}"
+            where = self._where()
             advice = "check that it is running and MLFLOW_TRACKING_URI"
         refused = any(code in text for code in _S3_REFUSALS)
         # MLflow retried the request http_max_retries times, each for http_timeout_seconds: a

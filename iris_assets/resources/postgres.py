@@ -115,9 +115,9 @@ class PostgresResource(dg.ConfigurableResource):
             except psycopg.errors.LockNotAvailable:
                 raise dg.Failure(
                     f"Waited {self.advisory_lock_timeout_seconds} s for the lock {name!r} in "
-                    f"PostgreSQL at {self.public_url()}, which another run holds while it moves "
-                    f"the alias{self._holders(advisory=True)}. Raise advisory_lock_timeout_seconds "
-                    "of the postgres resource if that run is expected to take longer.",
+                    f"PostgreSQL at {self.public_url()}, which another session holds"
+                    f"{self._holders(advisory=True)}. Raise advisory_lock_timeout_seconds of the "
+                    "postgres resource if that session is expected to take longer.",
                     allow_retries=False,
                 ) from None
             try:
