@@ -51,6 +51,9 @@ def test_gamma_rejects_other_words() -> None:
         (SplitConfig, {"train_size": 0}),
         (IrisDataConfig, {"limit": 0}),
         (SVCConfig, {"C": 0}),
+        (RegistryConfig, {"champion_alias": "latest"}),
+        (RegistryConfig, {"champion_alias": "v3"}),
+        (RegistryConfig, {"model_name": "team/sk_model"}),
     ],
 )
 def test_out_of_range_values_are_refused(config_class: type[dg.Config], values: dict) -> None:

@@ -141,3 +141,56 @@ def test_a_class_the_table_has_but_the_window_lacks_is_named() -> None:
     assert "hold classes [1, 2], but the table also holds [0]" in problem
     assert "Raise iris_df's `limit`" in problem
     assert data_quality.missing_classes_problem(_frame([0, 1, 2]), [0, 1, 2]) is None
+
+
+def test_a_text_feature_is_named_with_the_row_that_holds_it() -> None:
+    """A non-numeric feature names the column, one bad value and its row id."""
+    frame = _frame([0, 1, 2]).astype({"petal_width": object})
+    frame.index = pd.Index([7, 8, 9], name="id")
+    frame.loc[8, "petal_width"] = "wide"
+    problem = data_quality.schema_problem(frame)
+    assert problem is not None
+    assert "iris_data.petal_width is not numeric (e.g. 'wide' in the row with id 8)" in problem
+    assert data_quality.schema_problem(_frame([0, 1, 2])) is None
+    assert data_quality.schema_problem(_frame([])) is None
+
+
+def test_fractional_labels_are_no_classes() -> None:
+    """Labels must be whole numbers: 0.5 is no class."""
+    frame = _frame([0, 1, 2]).astype({"target": float})
+    frame.loc[1, "target"] = 0.5
+    assert "must hold integer class labels" in (data_quality.schema_problem(frame) or "")
+
+
+def test_missing_values_are_counted_per_column() -> None:
+    """NULL, NaN, infinity and text each count as missing, totalled and listed by column."""
+    frame = _frame([0, 1, 2, 0]).astype({"sepal_width": object})
+    frame.loc[0, "sepal_length"] = float("nan")
+    frame.loc[1, "sepal_length"] = float("inf")
+    frame.loc[2, "sepal_width"] = "n/a"
+    frame.loc[3, "target"] = None
+    problem = data_quality.missing_values_problem(frame)
+    assert problem is not None
+    assert problem.startswith("4 NULL, NaN or infinite value(s) among the 4 newest rows")
+    assert "(sepal_length: 2, sepal_width: 1, target: 1)" in problem
+    assert data_quality.missing_values_problem(_frame([0, 1])) is None
+
+
+@pytest.mark.parametrize(
+    ("labels", "found"), [([1, 1, 1], "only class 1"), ([], "no class at all")]
+)
+def test_one_class_is_not_enough(labels: list[int], found: str) -> None:
+    """A window of one class, or none, is refused with what it holds and how to fix it."""
+    problem = data_quality.class_problem(_frame(labels))
+    assert problem is not None
+    assert found in problem
+    assert "`iris-assets generate`" in problem
+    assert data_quality.class_problem(_frame([0, 1])) is None
+
+
+def test_too_few_rows_say_how_many_are_needed() -> None:
+    """The row count names what it got, what it needs, and how to add rows."""
+    problem = data_quality.row_count_problem(_frame([0, 1, 2]), min_rows=10)
+    assert problem is not None
+    assert "gave 3 row(s); training needs at least 10" in problem
+    assert data_quality.row_count_problem(_frame([0, 1, 2]), min_rows=3) is None
