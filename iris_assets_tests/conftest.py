@@ -15,9 +15,10 @@ import psycopg
 import pytest
 
 from iris_assets import iris_table
-from iris_assets_tests import _materialize, _services
-from iris_assets_tests._materialize import SERVICE_VARIABLES
+from iris_assets_tests import _services
 from iris_assets_tests._postgres_cluster import PostgresCluster
+from iris_devstack import materialize
+from iris_devstack.service_env import SERVICE_VARIABLES
 
 S3_ACCESS_KEY = "iris-test-access"
 S3_SECRET_KEY = "iris-test-secret-key"
@@ -53,8 +54,8 @@ PROCESS_STARTERS = (
     subprocess,
     subprocess.run,
     subprocess.Popen,
-    _materialize.materialize,
-    _materialize.command,
+    materialize.materialize,
+    materialize.command,
 )
 """A test module that holds one of these starts processes: the project's CLIs (`iris-assets`, `dg`,
 `dagster`), each loading the code for seconds, or the README's `dagster asset materialize`, the

@@ -12,8 +12,8 @@ from mlflow.tracking import MlflowClient
 from psycopg.conninfo import conninfo_to_dict
 
 from iris_assets_tests import _services
-from iris_assets_tests._materialize import materialize
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
+from iris_devstack.materialize import materialize
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "scale_out_model"

@@ -26,10 +26,10 @@ from playwright.sync_api import Browser
 
 from iris_assets.iris_table import FEATURES
 from iris_assets_tests import _bucket
-from iris_assets_tests._materialize import materialize
 from iris_assets_tests.deploy.conftest import STACK_NOTES
 from iris_devstack import browser, compose
 from iris_devstack.dagster_graphql import launch_materialize_all, wait_for_run
+from iris_devstack.materialize import materialize
 from iris_devstack.registry import registered_version
 
 LONG_RUNNING = (
