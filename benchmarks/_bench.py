@@ -16,6 +16,7 @@ from iris_assets import iris_table
 from iris_devstack.mlflow_server import s3_environ, tracking_server
 from iris_devstack.postgres import postgres_database, shared_server_url
 from iris_devstack.seaweedfs import seaweedfs_s3
+from iris_devstack.service_env import environ_without_services
 
 ACCESS_KEY, SECRET_KEY, BUCKET = "bench-access", "bench-secret-key", "mlflow"
 NOISE_CM = 0.1
@@ -86,11 +87,8 @@ def service_env(stack: Stack, dagster_home: Path) -> dict[str, str]:
     Without PYTHONDONTWRITEBYTECODE (CI images set it): Python caches compiled modules, as on a
     user's machine, instead of compiling the project's own modules again in every process.
     """
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MLFLOW_", "AWS_", "IRIS_")) and k != "PYTHONDONTWRITEBYTECODE"
-    }
+    env = environ_without_services()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env | {
         "IRIS_DATABASE_URL": stack.data_url,
         "MLFLOW_TRACKING_URI": stack.tracking_uri,
