@@ -2,7 +2,8 @@
 
 PostgreSQL is the machine's server on 127.0.0.1:5432 (CI has one) or, where none answers, an
 embedded pgserver; each test module that writes gets a database of its own, dropped afterwards.
-The S3 store (SeaweedFS) and the MLflow tracking server are started here and stopped at the end.
+The S3 store (SeaweedFS) and the MLflow tracking server are started here, through iris_devstack
+as the benchmarks start them, and stopped at the end.
 """
 
 import os
