@@ -13,13 +13,12 @@ import psycopg
 from psycopg import sql
 
 from iris_assets import iris_table
-from iris_assets_tests import _services
+from iris_devstack.mlflow_server import s3_environ, tracking_server
+from iris_devstack.postgres import postgres_database, shared_server_url
+from iris_devstack.seaweedfs import seaweedfs_s3
+from iris_devstack.service_env import environ_without_services
 
 ACCESS_KEY, SECRET_KEY, BUCKET = "bench-access", "bench-secret-key", "mlflow"
-SERVER_URL = os.environ.get(
-    "IRIS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-"""The PostgreSQL server the benchmark's databases go on; the test suite's variable."""
 NOISE_CM = 0.1
 """Width of the uniform noise added to each feature of a copied row: the data set's precision."""
 SEED = 0.2022
@@ -60,8 +59,8 @@ class Stack:
 
 @contextmanager
 def database(name: str) -> Iterator[str]:
-    """A database of its own on SERVER_URL, dropped afterwards."""
-    with _services.postgres_database(SERVER_URL, f"{name}_{uuid.uuid4().hex[:8]}") as url:
+    """A database of its own on the suite's server (IRIS_TEST_POSTGRES_URL), dropped afterwards."""
+    with postgres_database(shared_server_url(), f"{name}_{uuid.uuid4().hex[:8]}") as url:
         yield url
 
 
@@ -71,12 +70,12 @@ def tracking_stack(work: Path, name: str) -> Iterator[Stack]:
     with (
         database(name) as data_url,
         database(f"{name}_mlflow") as backend,
-        _services.seaweedfs_s3(work / "s3", ACCESS_KEY, SECRET_KEY, BUCKET) as s3,
-        _services.mlflow_server(
+        seaweedfs_s3(work / "s3", ACCESS_KEY, SECRET_KEY, BUCKET) as s3,
+        tracking_server(
             work / "mlflow",
             backend_store_uri=backend,
             artifacts_destination=f"s3://{BUCKET}",
-            env=_services.s3_environ(s3, ACCESS_KEY, SECRET_KEY),
+            env=s3_environ(s3, ACCESS_KEY, SECRET_KEY),
         ) as tracking_uri,
     ):
         yield Stack(data_url=data_url, tracking_uri=tracking_uri, s3_url=s3)
@@ -88,11 +87,8 @@ def service_env(stack: Stack, dagster_home: Path) -> dict[str, str]:
     Without PYTHONDONTWRITEBYTECODE (CI images set it): Python caches compiled modules, as on a
     user's machine, instead of compiling the project's own modules again in every process.
     """
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MLFLOW_", "AWS_", "IRIS_")) and k != "PYTHONDONTWRITEBYTECODE"
-    }
+    env = environ_without_services()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env | {
         "IRIS_DATABASE_URL": stack.data_url,
         "MLFLOW_TRACKING_URI": stack.tracking_uri,

@@ -108,11 +108,11 @@ def _reader(mode: str, database_url: str, rows: int) -> Callable[[], Any]:
             return frame
 
         return chapter
+    # ADBC's driver, which the resource imports on its first read of over PSYCOPG_MAX_ROWS rows;
+    # here, like the other ways' modules, before the clock.
+    import adbc_driver_postgresql.dbapi  # noqa: F401
     import dagster as dg
 
-    # Imported by the resource on its first read of over PSYCOPG_MAX_ROWS rows; here, like the
-    # other ways' modules, before the clock.
-    import iris_assets.resources._arrow_rows  # noqa: F401
     from iris_assets.assets import iris_df
     from iris_assets.resources.postgres import PostgresResource
 

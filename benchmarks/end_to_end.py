@@ -21,7 +21,7 @@ from pathlib import Path
 
 import _bench  # benchmarks/ is the script's directory, so first on sys.path
 
-from iris_assets_tests._materialize import command as materialize_command
+from iris_devstack.materialize import command as materialize_command
 
 HERE = Path(__file__).parent
 COMMANDS = {

@@ -23,7 +23,7 @@ from pathlib import Path
 import _bench  # benchmarks/ is the script's directory, so first on sys.path
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus
 
-from iris_assets_tests._materialize import command as materialize_command
+from iris_devstack.materialize import command as materialize_command
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 PostgreSQL is the machine's server on 127.0.0.1:5432 (CI has one) or, where none answers, an
 embedded pgserver; each test module that writes gets a database of its own, dropped afterwards.
-The S3 store (SeaweedFS) and the MLflow tracking server are started here and stopped at the end.
+The S3 store (SeaweedFS) and the MLflow tracking server are started here, through iris_devstack
+as the benchmarks start them, and stopped at the end.
 """
 
 import os
@@ -15,9 +16,12 @@ import psycopg
 import pytest
 
 from iris_assets import iris_table
-from iris_assets_tests import _materialize, _services
-from iris_assets_tests._materialize import SERVICE_VARIABLES
-from iris_assets_tests._postgres_cluster import PostgresCluster
+from iris_devstack import materialize
+from iris_devstack.mlflow_server import s3_environ, tracking_server
+from iris_devstack.postgres import PostgresCluster, postgres_database, shared_server_url
+from iris_devstack.processes import background_process
+from iris_devstack.seaweedfs import seaweedfs_s3
+from iris_devstack.service_env import SERVICE_VARIABLES
 
 S3_ACCESS_KEY = "iris-test-access"
 S3_SECRET_KEY = "iris-test-secret-key"
@@ -53,13 +57,15 @@ PROCESS_STARTERS = (
     subprocess,
     subprocess.run,
     subprocess.Popen,
-    _materialize.materialize,
-    _materialize.command,
+    materialize.materialize,
+    materialize.command,
+    background_process,
 )
 """A test module that holds one of these starts processes: the project's CLIs (`iris-assets`, `dg`,
-`dagster`), each loading the code for seconds, or the README's `dagster asset materialize`, the
-whole graph. All its tests are `slow`, with or without the fixtures above (test_quickstart.py and
-test_dg.py use none of them; test_automation.py's one pure test goes along with its module).
+`dagster`), each loading the code for seconds, the README's `dagster asset materialize`, the whole
+graph, or a server in the background (`dagster dev`, `mlflow server`). All its tests are `slow`,
+with or without the fixtures above (test_quickstart.py and test_dg.py use none of them;
+test_automation.py's one pure test goes along with its module).
 """
 
 
@@ -83,7 +89,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A PostgreSQL server that allows CREATE DATABASE, reached over TCP where one answers."""
-    url = os.environ.get("IRIS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    url = shared_server_url()
     try:
         psycopg.connect(url, connect_timeout=3).close()
     except psycopg.OperationalError:
@@ -99,7 +105,7 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 
 
 def _database(server_url: str) -> Iterator[str]:
-    with _services.postgres_database(server_url, f"iris_test_{uuid.uuid4().hex[:12]}") as url:
+    with postgres_database(server_url, f"iris_test_{uuid.uuid4().hex[:12]}") as url:
         yield url
 
 
@@ -137,7 +143,7 @@ def embedded_env(embedded_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real S3 API (SeaweedFS) with the MLflow bucket."""
     workdir = tmp_path_factory.mktemp("seaweedfs")
-    with _services.seaweedfs_s3(workdir, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET) as endpoint:
+    with seaweedfs_s3(workdir, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET) as endpoint:
         yield endpoint
 
 
@@ -149,12 +155,12 @@ def mlflow_server(
     workdir = tmp_path_factory.mktemp("mlflow")
     name = f"iris_test_mlflow_{uuid.uuid4().hex[:12]}"
     with (
-        _services.postgres_database(postgres_server_url, name) as backend_url,
-        _services.mlflow_server(
+        postgres_database(postgres_server_url, name) as backend_url,
+        tracking_server(
             workdir,
             backend_store_uri=backend_url,
             artifacts_destination=f"s3://{S3_BUCKET}",
-            env=_services.s3_environ(s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY),
+            env=s3_environ(s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY),
         ) as url,
     ):
         yield url

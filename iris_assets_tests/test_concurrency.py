@@ -7,7 +7,8 @@ from pathlib import Path
 from mlflow.tracking import MlflowClient
 
 from iris_assets_tests import _bucket
-from iris_assets_tests._materialize import clean_environ, command
+from iris_devstack.materialize import command
+from iris_devstack.service_env import environ_without_services
 
 MODEL = "concurrent_model"
 # valid_acc on the seeded rows: 0.90, 0.95, 0.95, 0.90; all pass the 0.7 floor.
@@ -18,7 +19,7 @@ def test_four_parallel_runs_register_four_versions_and_the_best_champion(
     iris_database_url: str, mlflow_server: str, s3_client, tmp_path: Path
 ) -> None:
     """Four distinct, complete versions; the champion alias ends on a best-scoring one."""
-    env = clean_environ()
+    env = environ_without_services()
     env |= {"IRIS_DATABASE_URL": iris_database_url, "MLFLOW_TRACKING_URI": mlflow_server}
     processes = []
     for index, svc in enumerate(SVC_CONFIGS):

@@ -10,14 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from iris_assets_tests._materialize import clean_environ
+from iris_devstack.service_env import environ_without_services
 
 DG = str(Path(sys.executable).with_name("dg"))
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _dg(*args: str, dagster_home: Path) -> subprocess.CompletedProcess[str]:
-    clean = clean_environ()
+    clean = environ_without_services()
     return subprocess.run(
         [DG, *args],
         cwd=ROOT,

@@ -25,11 +25,14 @@ from mlflow.tracking import MlflowClient
 
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
-from iris_assets_tests import _bucket, _services
+from iris_assets_tests import _bucket
 from iris_assets_tests._graph import failure_text, run_graph
-from iris_assets_tests._postgres_cluster import PostgresCluster
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
+from iris_devstack.mlflow_server import mlflow_server_args, s3_environ, tracking_server
 from iris_devstack.ports import free_port
+from iris_devstack.postgres import PostgresCluster, postgres_database
+from iris_devstack.processes import background_process, wait_for_http
+from iris_devstack.seaweedfs import seaweedfs_s3
 
 
 class RestartableS3:
@@ -50,9 +53,7 @@ class RestartableS3:
 
     def start(self) -> None:
         self._running.enter_context(
-            _services.seaweedfs_s3(
-                self.workdir, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET, s3_port=self.port
-            )
+            seaweedfs_s3(self.workdir, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET, s3_port=self.port)
         )
 
     def stop(self) -> None:
@@ -81,7 +82,7 @@ class RestartableMlflow:
             sys.executable,
             "-m",
             "mlflow",
-            *_services.mlflow_server_args(
+            *mlflow_server_args(
                 backend_store_uri,
                 f"s3://{S3_BUCKET}",
                 host="127.0.0.1",
@@ -92,17 +93,15 @@ class RestartableMlflow:
         self.env = {
             **os.environ,
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-            **_services.s3_environ(s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY),
+            **s3_environ(s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY),
         }
         self._running = ExitStack()
 
     def start(self) -> None:
         process = self._running.enter_context(
-            _services.background_process(
-                self.args, self.workdir / "mlflow.log", self.env, cwd=self.workdir
-            )
+            background_process(self.args, self.workdir / "mlflow.log", self.env, cwd=self.workdir)
         )
-        _services.wait_for_http(f"{self.url}/health", 180, process)
+        wait_for_http(f"{self.url}/health", 180, process)
 
     def kill(self) -> None:
         self._running.close()
@@ -115,7 +114,7 @@ def restartable_mlflow(
     restartable_s3: RestartableS3,
 ) -> Iterator[RestartableMlflow]:
     name = f"iris_test_faults_{uuid.uuid4().hex[:8]}"
-    with _services.postgres_database(postgres_server_url, name) as backend:
+    with postgres_database(postgres_server_url, name) as backend:
         workdir = tmp_path_factory.mktemp("mlflow_faults")
         server = RestartableMlflow(workdir, backend, restartable_s3.endpoint)
         server.start()
@@ -341,11 +340,11 @@ def direct_s3_mlflow(
     ]
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     name = f"iris_test_direct_{uuid.uuid4().hex[:8]}"
-    with _services.postgres_database(postgres_server_url, name) as backend:
+    with postgres_database(postgres_server_url, name) as backend:
         args[args.index("--backend-store-uri") + 1] = backend
-        with _services.background_process(args, workdir / "mlflow.log", env, workdir) as server:
+        with background_process(args, workdir / "mlflow.log", env, workdir) as server:
             url = f"http://127.0.0.1:{port}"
-            _services.wait_for_http(f"{url}/health", 180, server)
+            wait_for_http(f"{url}/health", 180, server)
             yield url
 
 
@@ -475,14 +474,14 @@ def test_a_hung_artifact_store_behind_the_server_fails_within_the_deadline(
     within the deadline, and no version is registered."""
     with (
         _black_hole() as port,
-        _services.postgres_database(
+        postgres_database(
             postgres_server_url, f"iris_test_hung_s3_{uuid.uuid4().hex[:8]}"
         ) as backend,
-        _services.mlflow_server(
+        tracking_server(
             tmp_path,
             backend_store_uri=backend,
             artifacts_destination=f"s3://{S3_BUCKET}",
-            env=_services.s3_environ(f"http://127.0.0.1:{port}", S3_ACCESS_KEY, S3_SECRET_KEY),
+            env=s3_environ(f"http://127.0.0.1:{port}", S3_ACCESS_KEY, S3_SECRET_KEY),
         ) as tracking_uri,
     ):
         result, seconds = _run(iris_database_url, tracking_uri, "hung_store_model")

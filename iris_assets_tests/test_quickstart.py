@@ -13,10 +13,11 @@ import dagster as dg
 import pytest
 from mlflow.tracking import MlflowClient
 
-from iris_assets_tests import _services
-from iris_assets_tests._materialize import clean_environ, materialize
 from iris_devstack.dagster_graphql import graphql
+from iris_devstack.materialize import materialize
 from iris_devstack.ports import free_port
+from iris_devstack.processes import background_process, wait_for_http
+from iris_devstack.service_env import environ_without_services
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGSTER_DEV = str(Path(sys.executable).with_name("dagster"))
@@ -137,8 +138,8 @@ def test_dagster_dev_shows_the_runs_of_the_command_line(
     """`dagster dev` in the checkout opens the same history: the quick start's runs are there."""
     port = free_port()
     command = [DAGSTER_DEV, "dev", "-m", "iris_assets.definitions", "-p", str(port)]
-    with _services.background_process(command, tmp_path / "dev.log", clean_environ(), checkout):
-        _services.wait_for_http(f"http://127.0.0.1:{port}/server_info", 180)
+    with background_process(command, tmp_path / "dev.log", environ_without_services(), checkout):
+        wait_for_http(f"http://127.0.0.1:{port}/server_info", 180)
         runs = graphql(f"http://127.0.0.1:{port}", _RUNS)["runsOrError"]["results"]
     assert len(runs) >= 2
     assert {run["status"] for run in runs} == {"SUCCESS"}

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets_tests import _bucket
-from iris_assets_tests._materialize import materialize
+from iris_devstack.materialize import materialize
 from iris_devstack.ports import free_port
 
 

@@ -11,9 +11,9 @@ import yaml
 from mlflow.tracking import MlflowClient
 from psycopg.conninfo import conninfo_to_dict
 
-from iris_assets_tests import _services
-from iris_assets_tests._materialize import materialize
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
+from iris_devstack.materialize import materialize
+from iris_devstack.postgres import postgres_database
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "scale_out_model"
@@ -23,7 +23,7 @@ MODEL = "scale_out_model"
 def dagster_storage(postgres_server_url: str) -> Iterator[dict[str, str]]:
     """A database for Dagster's runs and events, as the DAGSTER_PG_* variables name it."""
     name = f"iris_test_dagster_{uuid.uuid4().hex[:8]}"
-    with _services.postgres_database(postgres_server_url, name) as url:
+    with postgres_database(postgres_server_url, name) as url:
         parts = conninfo_to_dict(url)
         yield {
             "DAGSTER_PG_HOST": str(parts.get("host", "127.0.0.1")),

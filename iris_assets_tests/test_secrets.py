@@ -6,8 +6,8 @@ from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
-from iris_assets_tests._materialize import materialize
-from iris_assets_tests._postgres_cluster import PostgresCluster
+from iris_devstack.materialize import materialize
+from iris_devstack.postgres import PostgresCluster
 
 URI_SECRET = "uri-secret-6620"
 AWS_SECRET = "aws-secret-key-3391"

@@ -11,10 +11,10 @@ import dagster as dg
 from iris_assets.iris_table import FEATURES
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
-from iris_assets_tests import _services
 from iris_assets_tests._graph import run_graph
-from iris_assets_tests._materialize import clean_environ
 from iris_devstack.ports import free_port
+from iris_devstack.processes import background_process, wait_for_http
+from iris_devstack.service_env import environ_without_services
 
 CLI = str(Path(sys.executable).with_name("iris-assets"))
 SETOSA, VIRGINICA = [5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]
@@ -53,16 +53,16 @@ def test_serves_the_champion_and_follows_the_alias(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [CLI, "serve", "--model-name", "served_model", "--port", str(port), "--poll", "1"]
-    env = clean_environ()
+    env = environ_without_services()
     log = tmp_path / "serve.log"
-    with _services.background_process(
+    with background_process(
         command, log, {**env, "MLFLOW_TRACKING_URI": mlflow_server}, tmp_path
     ) as server:
-        _services.wait_for_http(f"{url}/ping", 180, server)
+        wait_for_http(f"{url}/ping", 180, server)
         assert "Serving models:/served_model@champion (version 1)" in log.read_text()
         assert _predict(url, [SETOSA, VIRGINICA]) == [0, 2]
 
         assert run_graph(resources, instance, ops=ops).success  # a tie: version 2 takes the alias
         _wait_for_line(log, "Serving models:/served_model@champion (version 2)", 60)
-        _services.wait_for_http(f"{url}/ping", 180, server)
+        wait_for_http(f"{url}/ping", 180, server)
         assert _predict(url, [SETOSA]) == [0]

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from iris_assets_tests import _services
 from iris_assets_tests.deploy import _compose
+from iris_devstack.mlflow_server import mlflow_server_args
 
 SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
 DAGSTER_COMMANDS = {"dagster", "dagster-webserver", "dagster-daemon"}
@@ -263,7 +263,7 @@ def test_addresses_and_credentials_meet(compose: dict[str, Any]) -> None:
 def test_mlflow_server_runs_like_the_suites(compose: dict[str, Any]) -> None:
     """mlflow-server passes the options of the server the suite tests against, job runner off."""
     args = _compose.command(compose["services"]["mlflow-server"])
-    suite = _services.mlflow_server_args("db", "s3://b", host="h", port=1, allowed_hosts=["h:1"])
+    suite = mlflow_server_args("db", "s3://b", host="h", port=1, allowed_hosts=["h:1"])
     assert args[0] == "mlflow"
     assert [a for a in args[1:] if a.startswith("-")] == [a for a in suite if a.startswith("-")]
     assert args[1] == suite[0] == "server"

@@ -26,11 +26,12 @@ from playwright.sync_api import Browser
 
 from iris_assets.iris_table import FEATURES
 from iris_assets_tests import _bucket
-from iris_assets_tests._materialize import materialize
 from iris_assets_tests.deploy.conftest import STACK_NOTES
 from iris_devstack import browser, compose
 from iris_devstack.dagster_graphql import launch_materialize_all, wait_for_run
+from iris_devstack.materialize import materialize
 from iris_devstack.registry import registered_version
+from iris_devstack.service_env import SERVICE_VARIABLES
 
 LONG_RUNNING = (
     "postgres-server",
@@ -44,14 +45,6 @@ LONG_RUNNING = (
     "dagster-daemon",
 )
 ONE_SHOTS = ("data-seed",)
-HOST_VARIABLES = (
-    "IRIS_DATABASE_URL",
-    "MLFLOW_TRACKING_URI",
-    "MLFLOW_S3_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-)
-"""The first part of .env: what points the host's own commands at the stack."""
 
 
 @dataclass(frozen=True)
@@ -129,9 +122,10 @@ def host_version(
     clicked_run: Materialization,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> ModelVersion:
-    """The README's main command on the host, with the first part of .env set (`set -a; . .env`)."""
+    """The README's main command on the host after `set -a; . .env`: .env's service variables."""
     workdir = tmp_path_factory.mktemp("host")
-    env = {name: stack.env[name] for name in HOST_VARIABLES} | {"DAGSTER_HOME": str(workdir)}
+    env = {name: value for name, value in stack.env.items() if name in SERVICE_VARIABLES}
+    env |= {"DAGSTER_HOME": str(workdir)}
     result, _ = materialize("*", cwd=workdir, env=env)
     assert result.returncode == 0, result.stderr[-4000:]
     return _latest_version(stack)
