@@ -1,28 +1,14 @@
 """The one place that wires assets, resources and executor together."""
 
-import gc
 import os
-import warnings
 
 import dagster as dg
 
-# Dagster's own beta notices, about its own CLI's selection parsing and the instance's log handler
-# (dagster.yaml attaches iris_assets.run_summary): nothing a user of this project can act on.
-for _beta in ("Parameter `include_sources`", "Handling yaml-defined logging configuration"):
-    warnings.filterwarnings("ignore", message=_beta, category=dg.BetaWarning)
+from iris_assets import _startup
 
-# Importing MLflow, scikit-learn and pandas makes about a million objects that live as long as the
-# process and almost no garbage; the collector would walk the growing heap again and again for
-# nothing (~0.4 s of every process that loads this module). It is paused for these imports, and
-# what they made is frozen out of its sight before it resumes: otherwise its first pass walks the
-# million new objects once (~0.07 s). The end of the module freezes what was made since.
-gc.disable()
-try:
-    # `log_model` writes the model with skops, whose import looks for each numpy and scipy ufunc
-    # in every loaded module, in load order. Imported first, before MLflow and pandas add another
-    # 1,000 modules to search, it costs 0.3 s less than inside `registered_model`.
-    import skops.io  # noqa: F401
+_startup.hide_dagster_beta_notices()
 
+with _startup.heavy_imports():
     from iris_assets.assets import (
         champion_model,
         fitted_pipeline,
@@ -44,9 +30,6 @@ try:
     from iris_assets.resources.io_managers import LocalValuesIOManager
     from iris_assets.resources.mlflow import MLflowResource
     from iris_assets.resources.postgres import PostgresResource
-finally:
-    gc.freeze()
-    gc.enable()
 
 RETRAIN_MIN_NEW_ROWS = int(os.environ.get("IRIS_RETRAIN_MIN_NEW_ROWS") or 100)
 """New rows that make the sensor retrain: by default a whole new training window (`limit`)."""
@@ -116,6 +99,4 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
 )
 
-# Out of the collector's sight, what was imported is not walked by every later collection, nor
-# torn down object by object at exit (~0.7 s of a CLI run).
-gc.freeze()
+_startup.freeze()
