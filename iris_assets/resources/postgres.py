@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 PSYCOPG_MAX_ROWS = 10_000
 """Reads of at most this many rows go through psycopg, longer ones through ADBC: where the two
-took the same time here (~70 ms), below it ADBC's connection costs more than the rows."""
+took the same time here (docs/performance.md), below it ADBC's connection costs more than the
+rows."""
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -144,7 +145,7 @@ class PostgresResource(dg.ConfigurableResource):
         if expected_rows is not None and expected_rows <= PSYCOPG_MAX_ROWS:
             with self.connect() as conn:
                 return _psycopg_rows.read_frame(conn, query, params, index)
-        # Loaded only for reads that need them: ADBC and its driver take ~13 MB.
+        # Loaded only for reads that need them: ADBC's driver adds to every process that loads it.
         import adbc_driver_manager
 
         from iris_assets.resources import _arrow_rows
