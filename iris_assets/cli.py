@@ -2,7 +2,6 @@
 
 import argparse
 import logging
-import os
 import random
 import signal
 import time
@@ -25,9 +24,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         serving.run(args)
         return
     # Imported after parsing: Dagster and pandas take seconds that --help and bad usage need not.
-    from iris_assets.resources.postgres import PostgresResource
+    from iris_assets.resources.postgres_from_env import postgres_from_env
 
-    postgres = PostgresResource(database_url=os.environ.get("IRIS_DATABASE_URL") or None)
+    postgres = postgres_from_env(resolve=True)
     _log.info("Using %s", postgres.describe())
     if args.command == "seed":
         seed(postgres)

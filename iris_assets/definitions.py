@@ -27,40 +27,10 @@ with _startup.heavy_imports():
         new_version_predicts,
         valid_acc_floor,
     )
-    from iris_assets.resources.io_managers import LocalValuesIOManager
-    from iris_assets.resources.mlflow import MLflowResource
-    from iris_assets.resources.postgres import PostgresResource
+    from iris_assets.resources.from_env import resources_from_env
 
 RETRAIN_MIN_NEW_ROWS = int(os.environ.get("IRIS_RETRAIN_MIN_NEW_ROWS") or 100)
 """New rows that make the sensor retrain: by default a whole new training window (`limit`)."""
-
-
-def _env(name: str) -> dg.EnvVar | None:
-    """The variable as an `EnvVar` (the UI shows its name, never its value), or None when unset."""
-    return dg.EnvVar(name) if os.environ.get(name) else None
-
-
-def _values_io_manager() -> dg.ConfigurableIOManagerFactory | dg.ConfigurableIOManager:
-    """Where the assets hand each other values: S3 where IRIS_IO_S3_URI says so (with the S3
-    endpoint and keys MLflow's clients use), so that runs share no disk; else the instance's."""
-    location = os.environ.get("IRIS_IO_S3_URI")
-    if not location:
-        return LocalValuesIOManager()
-    from dagster_aws.s3 import S3Resource
-
-    from iris_assets.resources.s3_values import S3ValuesIOManager, bucket_and_prefix
-
-    bucket, prefix = bucket_and_prefix(location)
-    return S3ValuesIOManager(
-        s3_resource=S3Resource(
-            endpoint_url=_env("MLFLOW_S3_ENDPOINT_URL"),
-            aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
-        ),
-        s3_bucket=bucket,
-        s3_prefix=prefix,
-    )
-
 
 defs = dg.Definitions(
     assets=[
@@ -83,18 +53,7 @@ defs = dg.Definitions(
     jobs=[retrain_job],
     sensors=[build_new_rows_sensor(RETRAIN_MIN_NEW_ROWS)],
     schedules=[retrain_schedule],
-    resources={
-        "io_manager": _values_io_manager(),
-        "postgres": PostgresResource(database_url=_env("IRIS_DATABASE_URL")),
-        "mlflow": MLflowResource(
-            tracking_uri=_env("MLFLOW_TRACKING_URI"),
-            s3_endpoint_url=_env("MLFLOW_S3_ENDPOINT_URL"),
-            aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
-            ui_base_url=_env("IRIS_MLFLOW_UI_URL"),
-            dagster_ui_url=_env("IRIS_DAGSTER_UI_URL"),
-        ),
-    },
+    resources=resources_from_env(),
     # Steps share one process: the multiprocess default re-imports this module for every step.
     executor=dg.in_process_executor,
 )
