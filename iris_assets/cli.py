@@ -24,10 +24,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         serving.run(args)
         return
     # Imported after parsing: Dagster and pandas take seconds that --help and bad usage need not.
-    from iris_assets.resources.postgres_from_env import postgres_from_env
+    from iris_assets.resources.postgres_from_env import DATABASE_URL_VARIABLE, postgres_from_env
 
     postgres = postgres_from_env(resolve=True)
-    _log.info("Using %s", postgres.describe())
+    origin = "" if postgres.is_embedded else f" ({DATABASE_URL_VARIABLE})"
+    _log.info("Using %s%s", postgres.describe(), origin)
     if args.command == "seed":
         seed(postgres)
     else:
