@@ -5,12 +5,11 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
+from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
 from iris_assets.config import IrisDataConfig
 from iris_assets.iris_table import FEATURES, LABEL, TABLE
 from iris_assets.resources.postgres import PostgresResource
 
-GROUP = "iris"
 ID = "id"
 
 COLUMNS = (*FEATURES, LABEL)

@@ -8,8 +8,8 @@ from mlflow.pyfunc import load_model
 
 from iris_assets import prediction_table
 from iris_assets.assets._champion import Champion
-from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
-from iris_assets.assets.data import GROUP, iris_data
+from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
+from iris_assets.assets.data import iris_data
 from iris_assets.config import PredictionsConfig
 from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets.resources.mlflow import MLflowResource

@@ -23,8 +23,8 @@ from iris_assets import metadata_keys as keys
 from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets._confusion_matrix import confusion_matrix_svg
 from iris_assets.assets._dataset_source import PostgresQuerySource
-from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
-from iris_assets.assets.data import GROUP, NEWEST_ROWS
+from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
+from iris_assets.assets.data import NEWEST_ROWS
 from iris_assets.assets.training import SPLIT_ATTR
 from iris_assets.config import RegistryConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL, TABLE

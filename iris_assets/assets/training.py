@@ -11,7 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from iris_assets.assets.data import GROUP
+from iris_assets.assets._shared import GROUP
 from iris_assets.config import SplitConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL
 
