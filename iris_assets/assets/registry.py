@@ -24,10 +24,9 @@ from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets._confusion_matrix import confusion_matrix_svg
 from iris_assets.assets._dataset_source import PostgresQuerySource
 from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
-from iris_assets.assets.data import NEWEST_ROWS
 from iris_assets.assets.training import SPLIT_ATTR
 from iris_assets.config import RegistryConfig, SVCConfig
-from iris_assets.iris_table import FEATURES, LABEL, TABLE
+from iris_assets.iris_table import FEATURES, LABEL, NEWEST_ROWS, TABLE
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
