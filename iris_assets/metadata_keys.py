@@ -1,4 +1,8 @@
-"""Names of the materialization metadata that other code reads back: one spelling for both sides."""
+"""Names of the materialization metadata that other code reads back: one spelling for both sides.
+
+The splits' `train_size` and `random_state`, which `registered_model` reads back, are named by
+`SplitConfig`'s fields.
+"""
 
 MODEL_NAME = "model_name"
 MODEL_VERSION = "model_version"

@@ -15,9 +15,6 @@ from iris_assets.assets._shared import GROUP
 from iris_assets.config import SplitConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL
 
-SPLIT_ATTR = "split"
-"""`DataFrame.attrs` key under which each split keeps the config that made it."""
-
 
 @dg.multi_asset(
     outs={
@@ -33,7 +30,11 @@ SPLIT_ATTR = "split"
 def iris_split(
     context: dg.AssetExecutionContext, config: SplitConfig, iris_df: pd.DataFrame
 ) -> Iterator[dg.Output[pd.DataFrame]]:
-    """One seeded shuffle feeds both splits, so they never overlap whichever one is selected."""
+    """One seeded shuffle feeds both splits, so they never overlap whichever one is selected.
+
+    Each split's metadata records the config that made it (`SplitConfig`'s fields, by name):
+    `registered_model` logs it with the model, and the UI shows it.
+    """
     valid_rows = math.ceil(len(iris_df) * (1 - config.train_size))
     if len(iris_df) - valid_rows < 2 or valid_rows < 1:
         raise dg.Failure(
@@ -46,8 +47,8 @@ def iris_split(
     )
     for name, frame in (("train_df", train), ("valid_df", valid)):
         if name in context.op_execution_context.selected_output_names:
-            frame.attrs[SPLIT_ATTR] = config.model_dump()
-            yield dg.Output(frame, output_name=name, metadata={"dagster/row_count": len(frame)})
+            metadata = {"dagster/row_count": len(frame), **config.model_dump()}
+            yield dg.Output(frame, output_name=name, metadata=metadata)
 
 
 @dg.asset(group_name=GROUP, kinds={"sklearn"})
