@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from iris_assets import metadata_keys as keys
 from iris_assets.assets._shared import GROUP
 from iris_assets.config import SplitConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL
@@ -64,8 +65,8 @@ def metrics(
 ) -> dg.MaterializeResult[dict[str, float]]:
     """Train and valid accuracy, as numbers the UI plots across materializations."""
     scores = {
-        "train_acc": accuracy(fitted_pipeline, train_df),
-        "valid_acc": accuracy(fitted_pipeline, valid_df),
+        keys.TRAIN_ACC: accuracy(fitted_pipeline, train_df),
+        keys.VALID_ACC: accuracy(fitted_pipeline, valid_df),
     }
     return dg.MaterializeResult(
         value=scores, metadata={name: dg.MetadataValue.float(v) for name, v in scores.items()}
