@@ -2,10 +2,9 @@
 
 import dagster as dg
 import psycopg
-from psycopg import sql
 
 from iris_assets.assets import iris_predictions
-from iris_assets.iris_table import TABLE
+from iris_assets.iris_table import TABLE, newest_id_and_rows_after
 from iris_assets.resources.postgres import PostgresResource
 
 retrain_job = dg.define_asset_job(
@@ -21,10 +20,6 @@ retrain_schedule = dg.ScheduleDefinition(
     cron_schedule="0 3 * * *",
     description="Retrain every day at 03:00, new rows or not.",
 )
-
-_NEW_ROWS = sql.SQL(
-    "SELECT coalesce(max({id}), 0), count(*) FILTER (WHERE {id} > %s) FROM {table}"
-).format(id=sql.Identifier("id"), table=sql.Identifier(TABLE))
 
 
 def build_new_rows_sensor(min_new_rows: int) -> dg.SensorDefinition:
@@ -48,11 +43,9 @@ def build_new_rows_sensor(min_new_rows: int) -> dg.SensorDefinition:
         last_id = int(context.cursor) if context.cursor else None
         try:
             with postgres.connect() as conn:
-                row = conn.execute(_NEW_ROWS, (last_id or 0,)).fetchone()
+                latest_id, new_rows = newest_id_and_rows_after(conn, last_id or 0)
         except psycopg.errors.UndefinedTable:
             return dg.SkipReason(f"{TABLE} does not exist yet in {postgres.public_url()}.")
-        assert row is not None
-        latest_id, new_rows = row
         if last_id is None:
             context.update_cursor(str(latest_id))
             return dg.SkipReason(

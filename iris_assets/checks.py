@@ -98,7 +98,7 @@ def iris_df_has_every_class(
 @dg.asset_check(asset=metrics, blocking=True)
 def valid_acc_floor(config: QualityGateConfig, metrics: dict[str, float]) -> dg.AssetCheckResult:
     """Blocks registered_model while valid_acc is below the configured floor."""
-    valid_acc = metrics["valid_acc"]
+    valid_acc = metrics[keys.VALID_ACC]
     passed = valid_acc >= config.min_valid_acc
     verdict = "reaches" if passed else "is below"
     return dg.AssetCheckResult(
@@ -109,7 +109,7 @@ def valid_acc_floor(config: QualityGateConfig, metrics: dict[str, float]) -> dg.
             + ("" if passed else "; nothing is registered. Check the data and the SVC config.")
         ),
         metadata={
-            "valid_acc": dg.MetadataValue.float(valid_acc),
+            keys.VALID_ACC: dg.MetadataValue.float(valid_acc),
             "min_valid_acc": dg.MetadataValue.float(config.min_valid_acc),
         },
     )

@@ -2,7 +2,6 @@
 
 import argparse
 import logging
-import os
 import random
 import signal
 import time
@@ -25,10 +24,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         serving.run(args)
         return
     # Imported after parsing: Dagster and pandas take seconds that --help and bad usage need not.
-    from iris_assets.resources.postgres import PostgresResource
+    from iris_assets.resources.postgres_from_env import DATABASE_URL_VARIABLE, postgres_from_env
 
-    postgres = PostgresResource(database_url=os.environ.get("IRIS_DATABASE_URL") or None)
-    _log.info("Using %s", postgres.describe())
+    postgres = postgres_from_env(resolve=True)
+    origin = "" if postgres.is_embedded else f" ({DATABASE_URL_VARIABLE})"
+    _log.info("Using %s%s", postgres.describe(), origin)
     if args.command == "seed":
         seed(postgres)
     else:

@@ -1,28 +1,14 @@
 """The one place that wires assets, resources and executor together."""
 
-import gc
 import os
-import warnings
 
 import dagster as dg
 
-# Dagster's own beta notices, about its own CLI's selection parsing and the instance's log handler
-# (dagster.yaml attaches iris_assets.run_summary): nothing a user of this project can act on.
-for _beta in ("Parameter `include_sources`", "Handling yaml-defined logging configuration"):
-    warnings.filterwarnings("ignore", message=_beta, category=dg.BetaWarning)
+from iris_assets import _startup
 
-# Importing MLflow, scikit-learn and pandas makes about a million objects that live as long as the
-# process and almost no garbage; the collector would walk the growing heap again and again for
-# nothing (~0.4 s of every process that loads this module). It is paused for these imports, and
-# what they made is frozen out of its sight before it resumes: otherwise its first pass walks the
-# million new objects once (~0.07 s). The end of the module freezes what was made since.
-gc.disable()
-try:
-    # `log_model` writes the model with skops, whose import looks for each numpy and scipy ufunc
-    # in every loaded module, in load order. Imported first, before MLflow and pandas add another
-    # 1,000 modules to search, it costs 0.3 s less than inside `registered_model`.
-    import skops.io  # noqa: F401
+_startup.hide_dagster_beta_notices()
 
+with _startup.heavy_imports():
     from iris_assets.assets import (
         champion_model,
         fitted_pipeline,
@@ -41,43 +27,10 @@ try:
         new_version_predicts,
         valid_acc_floor,
     )
-    from iris_assets.resources.io_managers import LocalValuesIOManager
-    from iris_assets.resources.mlflow import MLflowResource
-    from iris_assets.resources.postgres import PostgresResource
-finally:
-    gc.freeze()
-    gc.enable()
+    from iris_assets.resources.from_env import resources_from_env
 
 RETRAIN_MIN_NEW_ROWS = int(os.environ.get("IRIS_RETRAIN_MIN_NEW_ROWS") or 100)
 """New rows that make the sensor retrain: by default a whole new training window (`limit`)."""
-
-
-def _env(name: str) -> dg.EnvVar | None:
-    """The variable as an `EnvVar` (the UI shows its name, never its value), or None when unset."""
-    return dg.EnvVar(name) if os.environ.get(name) else None
-
-
-def _values_io_manager() -> dg.ConfigurableIOManagerFactory | dg.ConfigurableIOManager:
-    """Where the assets hand each other values: S3 where IRIS_IO_S3_URI says so (with the S3
-    endpoint and keys MLflow's clients use), so that runs share no disk; else the instance's."""
-    location = os.environ.get("IRIS_IO_S3_URI")
-    if not location:
-        return LocalValuesIOManager()
-    from dagster_aws.s3 import S3Resource
-
-    from iris_assets.resources.s3_values import S3ValuesIOManager, bucket_and_prefix
-
-    bucket, prefix = bucket_and_prefix(location)
-    return S3ValuesIOManager(
-        s3_resource=S3Resource(
-            endpoint_url=_env("MLFLOW_S3_ENDPOINT_URL"),
-            aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
-        ),
-        s3_bucket=bucket,
-        s3_prefix=prefix,
-    )
-
 
 defs = dg.Definitions(
     assets=[
@@ -100,22 +53,9 @@ defs = dg.Definitions(
     jobs=[retrain_job],
     sensors=[build_new_rows_sensor(RETRAIN_MIN_NEW_ROWS)],
     schedules=[retrain_schedule],
-    resources={
-        "io_manager": _values_io_manager(),
-        "postgres": PostgresResource(database_url=_env("IRIS_DATABASE_URL")),
-        "mlflow": MLflowResource(
-            tracking_uri=_env("MLFLOW_TRACKING_URI"),
-            s3_endpoint_url=_env("MLFLOW_S3_ENDPOINT_URL"),
-            aws_access_key_id=_env("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY"),
-            ui_base_url=_env("IRIS_MLFLOW_UI_URL"),
-            dagster_ui_url=_env("IRIS_DAGSTER_UI_URL"),
-        ),
-    },
+    resources=resources_from_env(),
     # Steps share one process: the multiprocess default re-imports this module for every step.
     executor=dg.in_process_executor,
 )
 
-# Out of the collector's sight, what was imported is not walked by every later collection, nor
-# torn down object by object at exit (~0.7 s of a CLI run).
-gc.freeze()
+_startup.freeze()

@@ -4,9 +4,10 @@
     python -m iris_assets.healthcheck daemon                     # reads DAGSTER_PG_*
 
 Dagster's own checks (`dagster api grpc-health-check`, `dagster-daemon liveness-check`) import
-Dagster and open the instance each time: 0.9 and 1.5 s of CPU, a quarter of a core for an idle
-stack checked every 10 s. These ask the same with grpcio and psycopg alone, in about 0.1 s. Exit
-code 0 means healthy; otherwise the reason goes to stderr.
+Dagster and open the instance each time: an idle stack checked every 10 s spent a good share of
+a core on them. These ask the same with grpcio and psycopg alone, for a small fraction of that
+(docs/performance.md, Compose stack). Exit code 0 means healthy; otherwise the reason goes to
+stderr.
 """
 
 import os

@@ -1,4 +1,5 @@
-"""The `iris_data` table as the tutorial defines it: schema, the 150 seed rows and random rows."""
+"""The `iris_data` table as the tutorial defines it: its column names, schema and queries, the 150
+seed rows and random rows. The rest of the package takes the table's names and SQL from here."""
 
 import csv
 import random
@@ -10,26 +11,30 @@ import psycopg
 from psycopg import sql
 
 TABLE = "iris_data"
+ID = "id"
+"""The primary key: the order rows arrived in, and what traces a training row back to the table."""
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 LABEL = "target"
+MODEL_COLUMNS = (*FEATURES, LABEL)
+"""The columns a model learns from and predicts."""
 
 IrisRow = tuple[float, float, float, float, int]
 
 _CREATE_TABLE = sql.SQL(
     "CREATE TABLE IF NOT EXISTS {table} ("
-    " id SERIAL PRIMARY KEY,"
+    " {id} SERIAL PRIMARY KEY,"
     " timestamp timestamp,"
     " sepal_length float8,"
     " sepal_width float8,"
     " petal_length float8,"
     " petal_width float8,"
     " target int)"
-).format(table=sql.Identifier(TABLE))
+).format(table=sql.Identifier(TABLE), id=sql.Identifier(ID))
 
 _INSERT_ROW = sql.SQL("INSERT INTO {table} (timestamp, {columns}) VALUES (NOW(), {values})").format(
     table=sql.Identifier(TABLE),
-    columns=sql.SQL(", ").join(map(sql.Identifier, (*FEATURES, LABEL))),
-    values=sql.SQL(", ").join(sql.Placeholder() * (len(FEATURES) + 1)),
+    columns=sql.SQL(", ").join(map(sql.Identifier, MODEL_COLUMNS)),
+    values=sql.SQL(", ").join(sql.Placeholder() * len(MODEL_COLUMNS)),
 )
 
 # Serialises concurrent seeders, so two first uses cannot both see an empty table.
@@ -41,6 +46,17 @@ random rows, so the newest rows hold every species (in dataset order the newest 
 _CLASSES = sql.SQL("SELECT DISTINCT {label} FROM {table} WHERE {label} IS NOT NULL").format(
     label=sql.Identifier(LABEL), table=sql.Identifier(TABLE)
 )
+
+_NEWEST_ID_AND_ROWS_AFTER = sql.SQL(
+    "SELECT coalesce(max({id}), 0), count(*) FILTER (WHERE {id} > %s) FROM {table}"
+).format(id=sql.Identifier(ID), table=sql.Identifier(TABLE))
+
+NEWEST_ROWS = sql.SQL("SELECT {columns} FROM {table} ORDER BY {id} DESC LIMIT %s").format(
+    columns=sql.SQL(", ").join(map(sql.Identifier, (ID, *MODEL_COLUMNS))),
+    table=sql.Identifier(TABLE),
+    id=sql.Identifier(ID),
+)
+"""The newest rows, newest first: the id and the model's columns; the parameter is how many."""
 
 
 @cache
@@ -100,3 +116,11 @@ def seed_rows() -> list[IrisRow]:
 def classes(conn: psycopg.Connection) -> list[int]:
     """The classes the whole table holds, in order."""
     return sorted(int(label) for (label,) in conn.execute(_CLASSES))
+
+
+def newest_id_and_rows_after(conn: psycopg.Connection, after_id: int) -> tuple[int, int]:
+    """The highest id in the table (0 while it is empty) and how many rows have an id above
+    `after_id`, read in one statement so that the two agree."""
+    row = conn.execute(_NEWEST_ID_AND_ROWS_AFTER, (after_id,)).fetchone()
+    assert row is not None  # an aggregate without GROUP BY always returns one row
+    return int(row[0]), int(row[1])

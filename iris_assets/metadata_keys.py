@@ -1,4 +1,9 @@
-"""Names of the materialization metadata that other code reads back: one spelling for both sides."""
+"""Names of the materialization metadata that other code reads back: one spelling for both sides.
+
+TRAIN_ACC and VALID_ACC also key the `metrics` value, which `registered_model` and the quality
+gate read. The splits' `train_size` and `random_state`, which `registered_model` reads back, are
+named by `SplitConfig`'s fields.
+"""
 
 MODEL_NAME = "model_name"
 MODEL_VERSION = "model_version"

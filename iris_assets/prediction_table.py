@@ -1,16 +1,15 @@
 """The `iris_prediction` table, as the tutorial's later chapters name it: one prediction per row of
-`iris_data`, with the model version that made it."""
+`iris_data`, keyed by that row's id, with the model version that made it."""
 
 from collections.abc import Sequence
 
 import psycopg
 from psycopg import sql
 
-from iris_assets.iris_table import FEATURES, LABEL
+from iris_assets.iris_table import ID, MODEL_COLUMNS
 from iris_assets.iris_table import TABLE as DATA_TABLE
 
 TABLE = "iris_prediction"
-ID = "id"
 
 _CREATE_TABLE = sql.SQL(
     "CREATE TABLE IF NOT EXISTS {table} ("
@@ -26,7 +25,7 @@ UNSCORED_ROWS = sql.SQL(
     " ORDER BY d.{id} DESC LIMIT %s"
 ).format(
     columns=sql.SQL(", ").join(
-        sql.SQL("d.{}").format(sql.Identifier(c)) for c in (ID, *FEATURES, LABEL)
+        sql.SQL("d.{}").format(sql.Identifier(c)) for c in (ID, *MODEL_COLUMNS)
     ),
     data=sql.Identifier(DATA_TABLE),
     table=sql.Identifier(TABLE),

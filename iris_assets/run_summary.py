@@ -18,6 +18,8 @@ from dagster import DagsterEventType
 from iris_assets import metadata_keys as keys
 
 _METADATA_ATTR = "dagster_meta"  # where Dagster puts a record's run id and event
+_METRICS, _REGISTERED_MODEL, _CHAMPION_MODEL = "metrics", "registered_model", "champion_model"
+"""The assets whose metadata the closing line is made of: keys fixed by test_definitions."""
 
 
 class RunSummaryHandler(logging.Handler):
@@ -74,15 +76,18 @@ class RunSummaryHandler(logging.Handler):
 
 
 def success_summary(materialized: Mapping[str, Mapping[str, Any]]) -> str:
-    """The closing line of a successful run, from the metadata of what it materialized."""
-    merged: dict[str, Any] = {}
-    for metadata in materialized.values():
-        merged.update(metadata)
-    if keys.MODEL_VERSION not in merged:
+    """The closing line of a successful run, from the metadata of what it materialized.
+
+    Each fact is read from the asset that writes it: other assets may use the same names for
+    their own values (iris_predictions' model_version is the version that scored its rows).
+    """
+    registered = materialized.get(_REGISTERED_MODEL)
+    if registered is None:
+        metrics = materialized.get(_METRICS, {})
         scores = ", ".join(
-            f"{name} {merged[name]:.3f}"
+            f"{name} {metrics[name]:.3f}"
             for name in (keys.TRAIN_ACC, keys.VALID_ACC)
-            if isinstance(merged.get(name), float)
+            if isinstance(metrics.get(name), float)
         )
         done = ", ".join(materialized) or "nothing"
         return (
@@ -90,24 +95,26 @@ def success_summary(materialized: Mapping[str, Mapping[str, Any]]) -> str:
             + (f" ({scores})" if scores else "")
             + "; no model registered."
         )
-    name, version = merged[keys.MODEL_NAME], merged[keys.MODEL_VERSION]
-    line = f"Run succeeded: {name} version {version} registered as {merged[keys.MODEL_URI]}"
-    if isinstance(merged.get(keys.VALID_ACC), float):
-        line += f" (valid_acc {merged[keys.VALID_ACC]:.3f})"
-    line += f"; {_champion(merged)}."
-    if url := merged.get(keys.MODEL_VERSION_URL):
+    name, version = registered[keys.MODEL_NAME], registered[keys.MODEL_VERSION]
+    line = f"Run succeeded: {name} version {version} registered as {registered[keys.MODEL_URI]}"
+    if isinstance(registered.get(keys.VALID_ACC), float):
+        line += f" (valid_acc {registered[keys.VALID_ACC]:.3f})"
+    if (champion := materialized.get(_CHAMPION_MODEL)) is not None:
+        line += f"; {_champion(champion)}"
+    line += "."
+    if url := registered.get(keys.MODEL_VERSION_URL):
         line += f" See it at {url}"
-        if command := merged.get(keys.MLFLOW_UI_COMMAND):
+        if command := registered.get(keys.MLFLOW_UI_COMMAND):
             line += f" once `{command}` serves the MLflow UI"
         line += "."
     return line
 
 
-def _champion(merged: Mapping[str, Any]) -> str:
-    alias = merged.get(keys.CHAMPION_ALIAS, "champion")
-    previous = merged.get(keys.PREVIOUS_CHAMPION_VERSION)
-    if not merged.get(keys.PROMOTED):
-        score = merged.get(keys.PREVIOUS_CHAMPION_VALID_ACC)
+def _champion(champion: Mapping[str, Any]) -> str:
+    alias = champion.get(keys.CHAMPION_ALIAS, "champion")
+    previous = champion.get(keys.PREVIOUS_CHAMPION_VERSION)
+    if not champion.get(keys.PROMOTED):
+        score = champion.get(keys.PREVIOUS_CHAMPION_VALID_ACC)
         against = f" (valid_acc {score:.3f})" if isinstance(score, float) else ""
         return f"{alias} stays on version {previous}{against}"
     if previous is None:

@@ -207,7 +207,10 @@ def test_wrong_postgres_password_is_final(
     print(f"\nwrong PostgreSQL password: failed after {seconds:.1f} s")
     assert not result.success
     text = failure_text(result)
-    assert "refused the credentials: check the user and password in IRIS_DATABASE_URL" in text
+    assert (
+        "refused the credentials: check the user and password in database_url of the postgres "
+        "resource" in text
+    )
     assert "not-the-password-5512" not in text and password_cluster.password not in text
     assert _attempts(result, "iris_df") == 1
     assert _versions(mlflow_server, "pg_password_model") == []
@@ -226,7 +229,7 @@ def test_mlflow_server_down_fails_then_recovers(
         failing_step="registered_model",
     )
     assert f"the MLflow tracking server at {restartable_mlflow.url} failed" in text
-    assert "check that it is running and MLFLOW_TRACKING_URI" in text
+    assert "check that it is running and tracking_uri of the mlflow resource" in text
 
     recovered, _ = _run(iris_database_url, restartable_mlflow.url, "mlflow_down_model")
     assert recovered.success
@@ -385,7 +388,10 @@ def test_client_side_s3_with_its_keys_then_a_wrong_key(
     assert not bad.success
     text = failure_text(bad)
     assert f"the S3 artifact store at {s3_endpoint} failed" in text
-    assert "check MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in text
+    assert (
+        "check s3_endpoint_url, aws_access_key_id and aws_secret_access_key of the mlflow resource"
+        in text
+    )
     assert wrong not in text
     assert _attempts(bad, "registered_model") == 1
     assert _versions(direct_s3_mlflow, "direct_s3_model") == ["1"]

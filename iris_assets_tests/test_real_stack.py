@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 
 from iris_assets.iris_table import FEATURES, LABEL
+from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests import _bucket
 from iris_devstack.materialize import materialize
 from iris_devstack.ports import free_port
@@ -110,7 +111,8 @@ def test_load_check_downloads_through_the_server(registered: dict) -> None:
 def test_log_says_which_services_are_used(registered: dict, stack_env: dict[str, str]) -> None:
     """The log names the database and the tracking server in use."""
     assert f"MLflow tracking server {stack_env['MLFLOW_TRACKING_URI']}" in registered["stderr"]
-    assert "(IRIS_DATABASE_URL)" in registered["stderr"]
+    database = PostgresResource(database_url=stack_env["IRIS_DATABASE_URL"]).public_url()
+    assert f"PostgreSQL {database}" in registered["stderr"]
 
 
 def test_partial_runs_share_one_dagster_home(

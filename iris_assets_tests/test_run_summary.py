@@ -9,17 +9,22 @@ REGISTERED = {
     "model_version": 3,
     "model_uri": "models:/sk_model/3",
     "valid_acc": 0.95,
+    "model_version_url": "http://localhost:5000/#/models/sk_model/versions/3",
+    "mlflow_ui_command": "uv run mlflow ui --backend-store-uri sqlite:////x/.iris/mlflow.db",
+}
+CHAMPION = {
+    "model_name": "sk_model",
     "champion_alias": "champion",
     "promoted": True,
     "previous_champion_version": 2,
-    "model_version_url": "http://localhost:5000/#/models/sk_model/versions/3",
-    "mlflow_ui_command": "uv run mlflow ui --backend-store-uri sqlite:////x/.iris/mlflow.db",
 }
 
 
 def test_a_registration_says_version_uri_champion_and_where_to_look() -> None:
     """The line names the version, its URI and score, the alias's move and the UI to open."""
-    line = success_summary({"metrics": {"valid_acc": 0.95}, "registered_model": REGISTERED})
+    line = success_summary(
+        {"metrics": {"valid_acc": 0.95}, "registered_model": REGISTERED, "champion_model": CHAMPION}
+    )
     assert line == (
         "Run succeeded: sk_model version 3 registered as models:/sk_model/3 (valid_acc 0.950); "
         "champion moved to it from version 2. See it at "
@@ -30,21 +35,39 @@ def test_a_registration_says_version_uri_champion_and_where_to_look() -> None:
 
 def test_a_champion_that_stays_is_named_with_its_score() -> None:
     """When the alias does not move, the line says which version keeps it and why."""
-    stays = {
-        **REGISTERED,
-        "promoted": False,
-        "previous_champion_valid_acc": 1.0,
-        "mlflow_ui_command": None,
-    }
-    line = success_summary({"registered_model": stays})
+    stays = {**CHAMPION, "promoted": False, "previous_champion_valid_acc": 1.0}
+    on_a_server = {**REGISTERED, "mlflow_ui_command": None}
+    line = success_summary({"registered_model": on_a_server, "champion_model": stays})
     assert "champion stays on version 2 (valid_acc 1.000)." in line
     assert line.endswith("See it at http://localhost:5000/#/models/sk_model/versions/3.")
 
 
 def test_the_first_champion_is_said_so() -> None:
     """The first version to take the alias is not said to have moved it from anywhere."""
-    first = {**REGISTERED, "previous_champion_version": None, "promoted": True}
-    assert "; champion points at it." in success_summary({"registered_model": first})
+    first = {**CHAMPION, "previous_champion_version": None, "promoted": True}
+    line = success_summary({"registered_model": REGISTERED, "champion_model": first})
+    assert "; champion points at it." in line
+
+
+def test_other_assets_metadata_of_the_same_name_is_not_taken_for_the_registration() -> None:
+    """iris_predictions' model_version (the champion that scored the rows) is not the version
+    registered, and a run that only scored rows registered nothing."""
+    scored = {"rows_scored": 3, "model_version": 2, "champion_valid_acc": 1.0}
+    stays = {**CHAMPION, "promoted": False}
+    line = success_summary(
+        {"registered_model": REGISTERED, "champion_model": stays, "iris_predictions": scored}
+    )
+    assert line.startswith("Run succeeded: sk_model version 3 registered as models:/sk_model/3")
+    assert success_summary({"iris_predictions": scored}) == (
+        "Run succeeded: materialized iris_predictions; no model registered."
+    )
+
+
+def test_a_registration_without_champion_model_says_nothing_of_the_alias() -> None:
+    """A run that stops at registered_model did not decide about the alias."""
+    line = success_summary({"registered_model": REGISTERED})
+    assert "champion" not in line
+    assert line.startswith("Run succeeded: sk_model version 3 registered as models:/sk_model/3 ")
 
 
 def test_a_run_without_registration_lists_what_it_made() -> None:

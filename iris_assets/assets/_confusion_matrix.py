@@ -1,7 +1,7 @@
 """The confusion matrix as a small SVG image, drawn without a plotting library.
 
-matplotlib cost every `registered_model` step about 0.4 s and 18 MB of peak memory, for nine
-squares and their counts. The MLflow UI shows `.svg` artifacts as images.
+matplotlib cost every `registered_model` step time and memory to import and draw nine squares
+and their counts (docs/performance.md). The MLflow UI shows `.svg` artifacts as images.
 """
 
 from collections.abc import Sequence

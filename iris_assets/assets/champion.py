@@ -8,8 +8,7 @@ from mlflow.pyfunc import load_model
 
 from iris_assets import metadata_keys as keys
 from iris_assets.assets._champion import Champion, Decision, RegisteredVersion, decide
-from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
-from iris_assets.assets.data import GROUP
+from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
 from iris_assets.assets.training import accuracy
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource

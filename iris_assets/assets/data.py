@@ -3,29 +3,17 @@
 import dagster as dg
 import pandas as pd
 import psycopg
-from psycopg import sql
 
-from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
+from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
 from iris_assets.config import IrisDataConfig
-from iris_assets.iris_table import FEATURES, LABEL, TABLE
+from iris_assets.iris_table import ID, LABEL, MODEL_COLUMNS, NEWEST_ROWS, TABLE
 from iris_assets.resources.postgres import PostgresResource
-
-GROUP = "iris"
-ID = "id"
-
-COLUMNS = (*FEATURES, LABEL)
 
 iris_data = dg.AssetSpec(
     TABLE,
     group_name=GROUP,
     description="The PostgreSQL table the data generator fills; maintained outside Dagster.",
     kinds={"postgres"},
-)
-
-NEWEST_ROWS = sql.SQL("SELECT {columns} FROM {table} ORDER BY {id} DESC LIMIT %s").format(
-    columns=sql.SQL(", ").join(map(sql.Identifier, (ID, *COLUMNS))),
-    table=sql.Identifier(TABLE),
-    id=sql.Identifier(ID),
 )
 
 
@@ -59,7 +47,7 @@ def iris_df(
     except psycopg.errors.UndefinedColumn as error:
         raise dg.Failure(
             f"{TABLE} in {postgres.public_url()} lacks a column the model needs "
-            f"({error}); it must have {', '.join((ID, *COLUMNS))}, as "
+            f"({error}); it must have {', '.join((ID, *MODEL_COLUMNS))}, as "
             "`iris-assets seed` creates it.",
             allow_retries=False,
         ) from None

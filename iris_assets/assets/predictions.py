@@ -8,10 +8,10 @@ from mlflow.pyfunc import load_model
 
 from iris_assets import prediction_table
 from iris_assets.assets._champion import Champion
-from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
-from iris_assets.assets.data import GROUP, iris_data
+from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
+from iris_assets.assets.data import iris_data
 from iris_assets.config import PredictionsConfig
-from iris_assets.iris_table import FEATURES, LABEL
+from iris_assets.iris_table import FEATURES, ID, LABEL
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
@@ -49,7 +49,7 @@ def iris_predictions(
         prediction_table.UNSCORED_ROWS,
         (config.limit,),
         expected_rows=config.limit,
-        index=prediction_table.ID,
+        index=ID,
     )
     name, alias = champion_model.model_name, champion_model.alias
     if rows.empty:

@@ -23,11 +23,9 @@ from iris_assets import metadata_keys as keys
 from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets._confusion_matrix import confusion_matrix_svg
 from iris_assets.assets._dataset_source import PostgresQuerySource
-from iris_assets.assets._retries import TRANSIENT_FAILURES, transient_only
-from iris_assets.assets.data import GROUP, NEWEST_ROWS
-from iris_assets.assets.training import SPLIT_ATTR
-from iris_assets.config import RegistryConfig, SVCConfig
-from iris_assets.iris_table import FEATURES, LABEL, TABLE
+from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
+from iris_assets.config import RegistryConfig, SplitConfig, SVCConfig
+from iris_assets.iris_table import FEATURES, LABEL, NEWEST_ROWS, TABLE
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
@@ -96,7 +94,7 @@ def registered_model(
                 f"MLflow run {abandoned.info.run_id} (Dagster run "
                 f"{abandoned.data.tags.get('dagster.run_id')}) was left RUNNING: now FAILED"
             )
-        log_params(_params(iris_df, train_df, fitted_pipeline))
+        log_params(_params(iris_df, _split_config(context), fitted_pipeline))
         log_metrics(metrics)
         log_input(dataset, context="training")
         log_text(iris_df.to_csv(), "data.csv")
@@ -201,12 +199,27 @@ def code_version() -> str:
     return commit.stdout.strip()
 
 
-def _params(iris_df: pd.DataFrame, train_df: pd.DataFrame, pipeline: Pipeline) -> dict[str, Any]:
-    """Rows read, the split that made `train_df`, and the configurable SVC hyperparameters."""
+def _split_config(context: dg.AssetExecutionContext) -> dict[str, Any]:
+    """The split config that made `train_df`, from the metadata of its latest materialization:
+    the one whose value the IO manager hands this step, made in this run or an earlier one.
+
+    (Dagster gives an input's loader no runtime metadata of the output it loads.)
+    """
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("train_df"))
+    materialization = event.asset_materialization if event else None
+    metadata = materialization.metadata if materialization else {}
+    return {name: metadata[name].value for name in SplitConfig.model_fields if name in metadata}
+
+
+def _params(
+    iris_df: pd.DataFrame, split_config: dict[str, Any], pipeline: Pipeline
+) -> dict[str, Any]:
+    """Rows read, the split that made the training rows, and the configurable SVC
+    hyperparameters."""
     svc_params = pipeline.named_steps["svc"].get_params()
     return {
         "rows": len(iris_df),
-        **train_df.attrs.get(SPLIT_ATTR, {}),
+        **split_config,
         **{f"svc_{name}": svc_params[name] for name in SVCConfig.model_fields},
     }
 

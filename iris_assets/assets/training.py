@@ -11,12 +11,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from iris_assets.assets.data import GROUP
+from iris_assets import metadata_keys as keys
+from iris_assets.assets._shared import GROUP
 from iris_assets.config import SplitConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL
-
-SPLIT_ATTR = "split"
-"""`DataFrame.attrs` key under which each split keeps the config that made it."""
 
 
 @dg.multi_asset(
@@ -33,7 +31,11 @@ SPLIT_ATTR = "split"
 def iris_split(
     context: dg.AssetExecutionContext, config: SplitConfig, iris_df: pd.DataFrame
 ) -> Iterator[dg.Output[pd.DataFrame]]:
-    """One seeded shuffle feeds both splits, so they never overlap whichever one is selected."""
+    """One seeded shuffle feeds both splits, so they never overlap whichever one is selected.
+
+    Each split's metadata records the config that made it (`SplitConfig`'s fields, by name):
+    `registered_model` logs it with the model, and the UI shows it.
+    """
     valid_rows = math.ceil(len(iris_df) * (1 - config.train_size))
     if len(iris_df) - valid_rows < 2 or valid_rows < 1:
         raise dg.Failure(
@@ -46,8 +48,8 @@ def iris_split(
     )
     for name, frame in (("train_df", train), ("valid_df", valid)):
         if name in context.op_execution_context.selected_output_names:
-            frame.attrs[SPLIT_ATTR] = config.model_dump()
-            yield dg.Output(frame, output_name=name, metadata={"dagster/row_count": len(frame)})
+            metadata = {"dagster/row_count": len(frame), **config.model_dump()}
+            yield dg.Output(frame, output_name=name, metadata=metadata)
 
 
 @dg.asset(group_name=GROUP, kinds={"sklearn"})
@@ -63,8 +65,8 @@ def metrics(
 ) -> dg.MaterializeResult[dict[str, float]]:
     """Train and valid accuracy, as numbers the UI plots across materializations."""
     scores = {
-        "train_acc": accuracy(fitted_pipeline, train_df),
-        "valid_acc": accuracy(fitted_pipeline, valid_df),
+        keys.TRAIN_ACC: accuracy(fitted_pipeline, train_df),
+        keys.VALID_ACC: accuracy(fitted_pipeline, valid_df),
     }
     return dg.MaterializeResult(
         value=scores, metadata={name: dg.MetadataValue.float(v) for name, v in scores.items()}

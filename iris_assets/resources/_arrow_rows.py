@@ -1,8 +1,9 @@
 """Query rows into a DataFrame through ADBC's PostgreSQL driver: Arrow batches over binary COPY.
 
-psycopg hands rows over as Python tuples: a million iris rows take ~3 s and ~12 times the
-frame's memory. ADBC decodes PostgreSQL's binary COPY stream in C into Arrow batches, and each
-batch is copied into the frame's columns as it arrives, so at most one batch is in flight.
+psycopg hands rows over as Python tuples: for a large read, slow and many times the frame's
+memory (docs/performance.md). ADBC decodes PostgreSQL's binary COPY stream in C into Arrow
+batches, and each batch is copied into the frame's columns as it arrives, so at most one batch is
+in flight.
 """
 
 import adbc_driver_postgresql.dbapi as adbc

@@ -1,8 +1,8 @@
 """Query rows into a DataFrame through psycopg: the reader for small results.
 
 ADBC (`_arrow_rows`) wins on large reads, but each of its connections first reads the server's
-type catalogue (~40 ms) and its driver adds ~13 MB to the process. For a few thousand rows
-psycopg, which the resource holds anyway, is faster. The frame is the one `_arrow_rows` builds
+type catalogue and its driver adds to the process's memory. For a few thousand rows psycopg,
+which the resource holds anyway, is faster. The frame is the one `_arrow_rows` builds
 from the same rows: the column types below, integers meeting a NULL as floats (NaN), booleans
 meeting one as objects, anything else as Python objects.
 """

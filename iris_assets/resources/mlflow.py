@@ -31,33 +31,61 @@ EMBEDDED_UI_URL = "http://localhost:5000"
 DAGSTER_UI_URL = "http://localhost:3000"
 """Where `dagster dev` serves the Dagster UI by default."""
 
+_UNREACHABLE = ("NewConnectionError", "Connection refused", "ConnectTimeout", "Read timed out")
+"""How requests says the server itself did not answer (as opposed to answering with an error)."""
+_S3_REFUSALS = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied")
+"""S3 answers that no retry can change: keys or permissions are wrong."""
+_TIMED_OUT = ("Read timed out", "ReadTimeout")
+"""How requests says a request ran out of time."""
+
+
+class DeadlineExceeded(BaseException):
+    """The step's MLflow work ran past `deadline_seconds`. A BaseException, so that no
+    `except Exception` on the way (MLflow's, urllib3's, a check's) takes it for an ordinary
+    error and carries on."""
+
 
 class MLflowResource(dg.ConfigurableResource):
     """Where runs and models go: a tracking server (and its S3 store) or the embedded store."""
 
     tracking_uri: str | None = Field(
         default=None,
-        description="MLFLOW_TRACKING_URI; unset: the sqlite store under IRIS_HOME.",
+        description="Tracking and registry server; unset: the embedded store under IRIS_HOME.",
     )
     s3_endpoint_url: str | None = Field(
-        default=None, description="S3 endpoint for artifacts (MLFLOW_S3_ENDPOINT_URL)."
+        default=None,
+        description="S3 endpoint for artifacts the client writes itself (a server that proxies "
+        "artifacts needs none); unset: what MLflow and boto find on their own.",
     )
-    aws_access_key_id: str | None = Field(default=None, description="S3 key (AWS_ACCESS_KEY_ID).")
+    aws_access_key_id: str | None = Field(default=None, description="S3 key for those artifacts.")
     aws_secret_access_key: str | None = Field(
-        default=None, description="S3 secret (AWS_SECRET_ACCESS_KEY)."
+        default=None, description="S3 secret for those artifacts."
     )
     ui_base_url: str | None = Field(
         default=None,
         description=(
-            "Where people open the MLflow UI, for links in Dagster (IRIS_MLFLOW_UI_URL); "
+            "Where people open the MLflow UI, for links in Dagster; "
             f"unset: the tracking server, or {EMBEDDED_UI_URL} (`mlflow ui`) for the embedded "
             "store."
         ),
     )
     dagster_ui_url: str | None = Field(
         default=None,
-        description="Where people open the Dagster UI, for the link back from each MLflow run "
-        f"(IRIS_DAGSTER_UI_URL); unset: {DAGSTER_UI_URL}, where `dagster dev` serves it.",
+        description="Where people open the Dagster UI, for the link back from each MLflow run; "
+        f"unset: {DAGSTER_UI_URL}, where `dagster dev` serves it.",
+    )
+    http_max_retries: int = Field(
+        default=2, ge=0, description="Retries of one HTTP request before the step fails."
+    )
+    http_timeout_seconds: int = Field(
+        default=30, ge=1, description="How long one HTTP request to the server may take."
+    )
+    deadline_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="Longest a step may wait on the tracking server and the artifact store behind "
+        "it, all its requests and MLflow's retries together, before it fails (a server that "
+        "accepts connections and never answers).",
     )
 
     @property
@@ -67,18 +95,11 @@ class MLflowResource(dg.ConfigurableResource):
     def resolved_tracking_uri(self) -> str:
         return self.tracking_uri or embedded.tracking_uri()
 
-    http_max_retries: int = Field(
-        default=2, ge=0, description="Retries of one HTTP request before the step fails."
-    )
-    http_timeout_seconds: int = Field(
-        default=30, ge=1, description="How long one HTTP request to the server may take."
-    )
-
     def describe(self) -> str:
-        """One line naming the tracking store in use and how it was chosen."""
+        """One line naming the tracking store in use: the embedded one, or `tracking_uri`."""
         if self.is_embedded:
             return f"embedded MLflow store {self.resolved_tracking_uri()}"
-        return f"MLflow tracking server {self.public_uri()} (MLFLOW_TRACKING_URI)"
+        return f"MLflow tracking server {self.public_uri()}"
 
     def public_uri(self) -> str:
         """The tracking URI without any credentials in it: safe for logs, links and errors."""
@@ -114,14 +135,6 @@ class MLflowResource(dg.ConfigurableResource):
         """The Dagster UI's page of a run, for the MLflow run's description."""
         base = _without_credentials(self.dagster_ui_url or DAGSTER_UI_URL)
         return f"{base.rstrip('/')}/runs/{run_id}"
-
-    deadline_seconds: int = Field(
-        default=120,
-        ge=1,
-        description="Longest a step may wait on the tracking server and the artifact store behind "
-        "it, all its requests and MLflow's retries together, before it fails (a server that "
-        "accepts connections and never answers).",
-    )
 
     @contextmanager
     def activated(self, task: str = "its work") -> Iterator[None]:
@@ -210,7 +223,10 @@ class MLflowResource(dg.ConfigurableResource):
             advice = "check that IRIS_HOME is writable"
         elif isinstance(error, _s3_errors()):
             where = f"the S3 artifact store at {self.s3_endpoint_url or 'the AWS default'}"
-            advice = "check MLFLOW_S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            advice = (
+                "check s3_endpoint_url, aws_access_key_id and aws_secret_access_key of the mlflow "
+                "resource"
+            )
         elif "mlflow-artifacts" in text and not any(m in text for m in _UNREACHABLE):
             where = f"the artifact store behind the MLflow server at {self.public_uri()}"
             advice = (
@@ -219,7 +235,7 @@ class MLflowResource(dg.ConfigurableResource):
             )
         else:
             where = self._where()
-            advice = "check that it is running and MLFLOW_TRACKING_URI"
+            advice = "check that it is running and tracking_uri of the mlflow resource"
         refused = any(code in text for code in _S3_REFUSALS)
         # MLflow retried the request http_max_retries times, each for http_timeout_seconds: a
         # retry of the step would wait as long again (the deadline bounds the step as a whole).
@@ -304,7 +320,7 @@ def _s3_errors() -> tuple[type[Exception], ...]:
     """boto3's errors, once something has imported it.
 
     Against a server that proxies artifacts the client never talks to S3 itself; boto3 stays
-    unimported (~7 MB, 0.05 s) and no S3 error can occur.
+    unimported, sparing its memory and import time, and no S3 error can occur.
     """
     if "boto3" not in sys.modules:
         return ()
@@ -312,19 +328,6 @@ def _s3_errors() -> tuple[type[Exception], ...]:
     from botocore.exceptions import BotoCoreError, ClientError
 
     return (BotoCoreError, ClientError, Boto3Error)
-
-
-# How requests says the server itself did not answer (as opposed to answering with an error).
-_UNREACHABLE = ("NewConnectionError", "Connection refused", "ConnectTimeout", "Read timed out")
-# S3 answers that no retry can change: keys or permissions are wrong.
-_S3_REFUSALS = ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied")
-_TIMED_OUT = ("Read timed out", "ReadTimeout")
-
-
-class DeadlineExceeded(BaseException):
-    """The step's MLflow work ran past `deadline_seconds`. A BaseException, so that no
-    `except Exception` on the way (MLflow's, urllib3's, a check's) takes it for an ordinary
-    error and carries on."""
 
 
 @contextmanager

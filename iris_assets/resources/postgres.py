@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 
 PSYCOPG_MAX_ROWS = 10_000
 """Reads of at most this many rows go through psycopg, longer ones through ADBC: where the two
-took the same time here (~70 ms), below it ADBC's connection costs more than the rows."""
+took the same time here (docs/performance.md), below it ADBC's connection costs more than the
+rows."""
+_SERVER_MESSAGE = re.compile(r"ERROR:\s+(.+)")
+"""The server's own words in an ADBC error, as in `... ERROR:  relation "x" does not exist`."""
+_CREDENTIALS_REFUSED = ("authentication failed", "no pg_hba.conf entry", "does not exist")
+"""How libpq says the server refused the user or password, or knows no such user or database."""
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -28,7 +33,25 @@ class PostgresResource(dg.ConfigurableResource):
 
     database_url: str | None = Field(
         default=None,
-        description="libpq URL of the database (IRIS_DATABASE_URL); unset: embedded PostgreSQL.",
+        description="libpq URL of the database; unset: the embedded PostgreSQL.",
+    )
+    connect_timeout_seconds: int = Field(
+        default=10, ge=1, description="How long to wait for the server before failing."
+    )
+    lock_timeout_seconds: int = Field(
+        default=30,
+        ge=1,
+        description="How long a statement may wait for a lock another session holds on a table "
+        "(a migration, VACUUM FULL, an open LOCK TABLE) before failing.",
+    )
+    statement_timeout_seconds: int = Field(
+        default=300, ge=1, description="How long one statement may run before failing."
+    )
+    advisory_lock_timeout_seconds: int = Field(
+        default=180,
+        ge=1,
+        description="How long to wait for a lock another run holds to take turns (moving the "
+        "champion alias); longer than the MLflow resource's deadline, which bounds the holder.",
     )
 
     @property
@@ -52,29 +75,10 @@ class PostgresResource(dg.ConfigurableResource):
         return f"{url}?host={host}" if host.startswith("/") else url
 
     def describe(self) -> str:
-        """One line naming the database in use and how it was chosen."""
+        """One line naming the database in use: the embedded one, or the one at `database_url`."""
         if self.is_embedded:
             return f"embedded PostgreSQL under {embedded.iris_home() / 'pg'}"
-        return f"PostgreSQL {self.public_url()} (IRIS_DATABASE_URL)"
-
-    connect_timeout_seconds: int = Field(
-        default=10, ge=1, description="How long to wait for the server before failing."
-    )
-    lock_timeout_seconds: int = Field(
-        default=30,
-        ge=1,
-        description="How long a statement may wait for a lock another session holds on a table "
-        "(a migration, VACUUM FULL, an open LOCK TABLE) before failing.",
-    )
-    statement_timeout_seconds: int = Field(
-        default=300, ge=1, description="How long one statement may run before failing."
-    )
-    advisory_lock_timeout_seconds: int = Field(
-        default=180,
-        ge=1,
-        description="How long to wait for a lock another run holds to take turns (moving the "
-        "champion alias); longer than the MLflow resource's deadline, which bounds the holder.",
-    )
+        return f"PostgreSQL {self.public_url()}"
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -144,7 +148,7 @@ class PostgresResource(dg.ConfigurableResource):
         if expected_rows is not None and expected_rows <= PSYCOPG_MAX_ROWS:
             with self.connect() as conn:
                 return _psycopg_rows.read_frame(conn, query, params, index)
-        # Loaded only for reads that need them: ADBC and its driver take ~13 MB.
+        # Loaded only for reads that need them: ADBC's driver adds to every process that loads it.
         import adbc_driver_manager
 
         from iris_assets.resources import _arrow_rows
@@ -233,7 +237,11 @@ class PostgresResource(dg.ConfigurableResource):
 
     def _connection_failure(self, error: str) -> dg.Failure:
         """Which server, what went wrong and what to check; refused credentials are not retried."""
-        setting = "the embedded server under IRIS_HOME" if self.is_embedded else "IRIS_DATABASE_URL"
+        setting = (
+            "the embedded server under IRIS_HOME"
+            if self.is_embedded
+            else "database_url of the postgres resource"
+        )
         reason = " ".join(error.split()) or "no reason given"
         refused = any(marker in reason for marker in _CREDENTIALS_REFUSED)
         advice = (
@@ -246,8 +254,3 @@ class PostgresResource(dg.ConfigurableResource):
             description=f"Cannot connect to {where}: {reason} ({advice}).",
             allow_retries=not refused,
         )
-
-
-# The server's own words in an ADBC error: "... ERROR:  relation "x" does not exist\nLINE 1: ..."
-_SERVER_MESSAGE = re.compile(r"ERROR:\s+(.+)")
-_CREDENTIALS_REFUSED = ("authentication failed", "no pg_hba.conf entry", "does not exist")

@@ -1,10 +1,9 @@
 """Asset values in S3, for deployments whose runs share no disk (Kubernetes Jobs, Compose).
 
-Imported only where IRIS_IO_S3_URI is set: dagster-aws brings boto3, which a local run needs not.
+Imported only where asset values go to S3: dagster-aws brings boto3, which a local run needs not.
 """
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import dagster as dg
 from dagster_aws.s3 import S3PickleIOManager
@@ -21,14 +20,3 @@ class S3ValuesIOManager(S3PickleIOManager):
         except FileNotFoundError:
             path = self.inner_io_manager()._get_path(context)
             raise missing_input(context, where=f"s3://{self.s3_bucket}/{path}") from None
-
-
-def bucket_and_prefix(location: str) -> tuple[str, str]:
-    """`s3://bucket/some/prefix` as ('bucket', 'some/prefix'); anything else is refused."""
-    parts = urlsplit(location)
-    if parts.scheme != "s3" or not parts.netloc:
-        raise ValueError(
-            f"IRIS_IO_S3_URI must look like s3://<bucket>/<prefix>, not {location!r}: it says "
-            "where the assets keep the values they hand each other."
-        )
-    return parts.netloc, parts.path.strip("/")

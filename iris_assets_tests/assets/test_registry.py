@@ -16,7 +16,6 @@ from sklearn.metrics import confusion_matrix
 from iris_assets.assets import fitted_pipeline, registered_model
 from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets.registry import model_requirements
-from iris_assets.assets.training import SPLIT_ATTR
 from iris_assets.config import SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets.resources.mlflow import MLflowResource
@@ -33,7 +32,7 @@ def logged(
     store = tmp_path_factory.mktemp("registry_store")
     uri = f"sqlite:///{store / 'mlflow.db'}"
     train, valid = iris_frame.iloc[::2].copy(), iris_frame.iloc[1::2].copy()
-    train.attrs[SPLIT_ATTR] = {"train_size": 0.5, "random_state": 1}
+    split_config = {"train_size": 0.5, "random_state": 1}
     pipeline = fitted_pipeline(config=SVCConfig(C=2.0), train_df=train)
     upstream = {
         "iris_df": iris_frame,
@@ -45,9 +44,10 @@ def logged(
 
     @dg.multi_asset(outs={name: dg.AssetOut() for name in upstream})
     def upstream_stand_ins():
-        """Stands in for the assets registered_model reads."""
+        """Stands in for the assets registered_model reads; the splits record their config."""
         for name, value in upstream.items():
-            yield dg.Output(value, output_name=name)
+            metadata = split_config if name in ("train_df", "valid_df") else None
+            yield dg.Output(value, output_name=name, metadata=metadata)
 
     result = dg.materialize(
         [upstream_stand_ins, registered_model],

@@ -5,7 +5,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from iris_assets.assets import fitted_pipeline, iris_split, metrics
-from iris_assets.assets.training import SPLIT_ATTR, accuracy
+from iris_assets.assets.training import accuracy
 from iris_assets.config import SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL
 
@@ -32,7 +32,10 @@ def test_split_is_the_tutorials(iris_frame: pd.DataFrame) -> None:
     assert list(train.index) == list(x_train.index)
     assert list(valid.index) == list(x_valid.index)
     assert (len(train), len(valid)) == (120, 30)
-    assert train.attrs[SPLIT_ATTR] == {"train_size": 0.8, "random_state": 2022}
+    split_metadata = [m.metadata for m in result.asset_materializations_for_node("iris_split")]
+    assert len(split_metadata) == 2
+    for metadata in split_metadata:
+        assert (metadata["train_size"].value, metadata["random_state"].value) == (0.8, 2022)
 
 
 def test_each_split_materializes_on_its_own(iris_frame: pd.DataFrame) -> None:

@@ -1,10 +1,14 @@
-"""Which failures a step retries: only those a retry can mend."""
+"""What every asset of the graph shares: its group, and which failures its steps retry (only
+those a retry can mend)."""
 
 import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import dagster as dg
+
+GROUP = "iris"
+"""The group every asset is in, so the UI shows the graph as one."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
