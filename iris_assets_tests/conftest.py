@@ -16,10 +16,8 @@ import psycopg
 import pytest
 
 from iris_assets import iris_table
-from iris_devstack import materialize
 from iris_devstack.mlflow_server import s3_environ, tracking_server
 from iris_devstack.postgres import PostgresCluster, postgres_database, shared_server_url
-from iris_devstack.processes import background_process
 from iris_devstack.seaweedfs import seaweedfs_s3
 from iris_devstack.service_env import SERVICE_VARIABLES
 
@@ -42,48 +40,48 @@ SERVICE_FIXTURES = frozenset(
         "s3_client",
         "mlflow_server",
         "password_cluster",
-        # test_faults.py's own restartable S3 and MLflow servers.
-        "restartable_s3",
-        "restartable_mlflow",
-        "direct_s3_mlflow",
-        # deploy/test_compose_stack.py: the Docker Compose stack and a Chromium browser.
-        "stack",
-        "chromium",
     }
 )
-"""Fixtures that start, or need, a running service: a test that uses one is `slow`."""
+"""The fixtures below, which start or need a running service: a test that uses one (directly or
+through another fixture) is an integration test."""
 
-PROCESS_STARTERS = (
-    subprocess,
-    subprocess.run,
-    subprocess.Popen,
-    materialize.materialize,
-    materialize.command,
-    background_process,
-)
-"""A test module that holds one of these starts processes: the project's CLIs (`iris-assets`, `dg`,
-`dagster`), each loading the code for seconds, the README's `dagster asset materialize`, the whole
-graph, or a server in the background (`dagster dev`, `mlflow server`). All its tests are `slow`,
-with or without the fixtures above (test_quickstart.py and test_dg.py use none of them;
-test_automation.py's one pure test goes along with its module).
-"""
+END_TO_END = Path(__file__).parent / "end_to_end"
+"""The README's commands, the real stack, faults, secrets, concurrency and Compose, as users run
+them: the top of the pyramid, in a folder of its own."""
 
 
-def _starts_processes(item: pytest.Item) -> bool:
-    module = getattr(item, "module", None)
-    names = vars(module).values() if module is not None else ()
-    return any(value is starter for value in names for starter in PROCESS_STARTERS)
+def _layer(item: pytest.Item) -> str:
+    if END_TO_END in item.path.parents:
+        return "end_to_end"
+    if not SERVICE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ())):
+        return "integration"
+    return "unit"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `slow` what needs a started service or runs the graph; `-m "not slow"` runs the rest.
+    """Mark each test with its layer, so `-m unit` runs the pure code's tests alone.
 
-    `fixturenames` is the closure, so a fixture built on one of SERVICE_FIXTURES counts too.
+    The layer follows from where the test lives and what it uses, never from a hand-set marker:
+    a new test lands in its layer by itself.
     """
     for item in items:
-        uses_a_service = not SERVICE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
-        if uses_a_service or _starts_processes(item):
-            item.add_marker(pytest.mark.slow)
+        item.add_marker(getattr(pytest.mark, _layer(item)))
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """A unit test that starts a process (a CLI, a server) would make the quick layer slow and
+    depend on the machine: it fails, saying where such a test belongs."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(self: subprocess.Popen, args: object, *rest: object) -> None:
+        raise RuntimeError(
+            f"a unit test starts no process ({args!r}): use a service fixture of "
+            "iris_assets_tests/conftest.py (integration) or move the test to end_to_end/"
+        )
+
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)
 
 
 @pytest.fixture(scope="session")

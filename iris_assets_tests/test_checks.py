@@ -1,14 +1,55 @@
-"""The quality gate and the new version's load check, against PostgreSQL and the MLflow server."""
+"""The data checks and the quality gate on values, then the gate and the new version's load check
+in a run against PostgreSQL and the MLflow server."""
 
 import dagster as dg
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
+from iris_assets import checks, iris_table
+from iris_assets.assets.predictions import Scored
+from iris_assets.config import DataQualityConfig, DriftConfig, QualityGateConfig
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests._graph import run_graph
 
 UNDERFIT = {"C": 0.01}  # valid_acc 0.35 on the seeded rows: far below the 0.7 floor
+
+
+def _rows(count: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        iris_table.seed_rows()[:count], columns=[*iris_table.FEATURES, iris_table.LABEL]
+    )
+
+
+def test_data_checks_pass_on_good_rows_and_say_what_they_saw() -> None:
+    """Every blocking data check passes on seeded rows, each describing what it checked."""
+    results = list(checks.iris_df_is_trainable(config=DataQualityConfig(), iris_df=_rows(20)))
+    assert {r.check_name: r.passed for r in results} == {
+        "iris_df_schema": True,
+        "iris_df_no_missing_values": True,
+        "iris_df_two_classes": True,
+        "iris_df_enough_rows": True,
+    }
+    assert all(r.severity == dg.AssetCheckSeverity.ERROR and r.description for r in results)
+
+
+def test_data_checks_fail_each_on_its_own_problem() -> None:
+    """Too few rows fail only the row count; its floor comes from the check's config."""
+    results = checks.iris_df_is_trainable(config=DataQualityConfig(min_rows=30), iris_df=_rows(20))
+    failed = {r.check_name: r.description for r in results if not r.passed}
+    assert list(failed) == ["iris_df_enough_rows"]
+    assert "gave 20 row(s); training needs at least 30" in failed["iris_df_enough_rows"]
+
+
+@pytest.mark.parametrize(("valid_acc", "passed"), [(0.7, True), (0.69, False)])
+def test_floor_lets_through_what_reaches_it(valid_acc: float, passed: bool) -> None:
+    """valid_acc at the floor passes; below it, the gate says nothing is registered."""
+    result = checks.valid_acc_floor(
+        config=QualityGateConfig(), metrics={"train_acc": 1.0, "valid_acc": valid_acc}
+    )
+    assert result.passed is passed
+    assert ("nothing is registered" in (result.description or "")) is not passed
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +132,20 @@ def test_new_version_check_passes_then_fails_on_a_broken_artifact(
     assert not broken.passed
     assert "models:/load_model/1 failed to load or predict" in broken.description
     assert not rerun.success
+
+
+@pytest.mark.parametrize(
+    ("live", "passed", "words"),
+    [
+        (0.85, True, "Live accuracy 0.850 on 40 newly scored rows is within 0.10"),
+        (0.84, False, "is more than 0.10 below the champion's valid_acc 0.950"),
+        (None, True, "No newly scored row has a true class"),
+    ],
+)
+def test_drift_warns_below_the_margin(live: float | None, passed: bool, words: str) -> None:
+    """Live accuracy more than `margin` under the champion's valid_acc warns; within it, or with
+    nothing to compare, it passes."""
+    scored = Scored(rows=40, model_version=2, live_accuracy=live, champion_valid_acc=0.95)
+    result = checks.live_accuracy_holds(config=DriftConfig(), iris_predictions=scored)
+    assert (result.passed, result.severity) == (passed, dg.AssetCheckSeverity.WARN)
+    assert words in (result.description or "")

@@ -1,4 +1,4 @@
-"""The `iris-assets` console script against a real PostgreSQL."""
+"""The `iris-assets` console script: its options, and its commands against a real PostgreSQL."""
 
 import os
 import signal
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from iris_assets import cli
 
 CLI = Path(sys.executable).with_name("iris-assets")
 
@@ -106,9 +108,14 @@ def test_password_is_not_printed(empty_database_url: str) -> None:
     assert "pw-hidden-99" not in result.stderr + result.stdout
 
 
-@pytest.mark.parametrize("args", [["generate", "--count", "0"], ["generate", "--interval", "-1"]])
-def test_bad_arguments_are_refused(args: list[str], empty_database_url: str) -> None:
-    """Nonsense counts and intervals are refused with the argument named."""
-    result = _run(*args, database_url=empty_database_url)
-    assert result.returncode == 2
-    assert args[1] in result.stderr
+@pytest.mark.parametrize(
+    "args",
+    [["generate", "--count", "0"], ["generate", "--interval", "-1"], ["serve", "--port", "x"]],
+)
+def test_bad_arguments_are_refused(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Nonsense counts, intervals and ports are refused with the option named, before any
+    database or server is reached."""
+    with pytest.raises(SystemExit) as refused:
+        cli.main(args)
+    assert refused.value.code == 2
+    assert args[1] in capsys.readouterr().err

@@ -11,8 +11,8 @@ from mlflow.tracking import MlflowClient
 
 import iris_assets.definitions
 from iris_assets.definitions import defs
+from iris_devstack.checkout import REPO
 
-ROOT = Path(__file__).parents[1]
 ASSET_KEYS = {
     "iris_data",
     "iris_df",
@@ -86,9 +86,9 @@ def test_steps_run_in_one_process() -> None:
 
 def test_entry_points_load_this_module() -> None:
     """`dagster dev` (workspace.yaml) and the CLI (pyproject) load iris_assets.definitions."""
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert pyproject["tool"]["dagster"]["module_name"] == "iris_assets.definitions"
-    workspace = yaml.safe_load((ROOT / "workspace.yaml").read_text())
+    workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
     assert workspace["load_from"][0]["python_module"]["module_name"] == "iris_assets.definitions"
 
 

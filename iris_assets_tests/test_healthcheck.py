@@ -12,6 +12,7 @@ from dagster._daemon.types import DaemonHeartbeat
 from psycopg.conninfo import conninfo_to_dict
 
 from iris_assets import healthcheck
+from iris_devstack.checkout import REPO
 from iris_devstack.ports import free_port
 
 
@@ -30,9 +31,7 @@ def instance(
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    config = yaml.safe_load(
-        (Path(__file__).parents[1] / "deploy/dagster_home/dagster.yaml").read_text()
-    )
+    config = yaml.safe_load((REPO / "deploy/dagster_home/dagster.yaml").read_text())
     (tmp_path / "dagster.yaml").write_text(yaml.safe_dump({"storage": config["storage"]}))
     with DagsterInstance.from_config(str(tmp_path)) as opened:
         yield opened

@@ -1,8 +1,15 @@
 """The closing line of a run, built from what it materialized or how it failed."""
 
+import dagster as dg
+import pytest
 from dagster._utils.error import SerializableErrorInfo
 
-from iris_assets.run_summary import error_summary, failure_summary, success_summary
+from iris_assets.run_summary import (
+    RunSummaryHandler,
+    error_summary,
+    failure_summary,
+    success_summary,
+)
 
 REGISTERED = {
     "model_name": "sk_model",
@@ -104,3 +111,43 @@ def test_a_failure_names_the_step_and_the_message_without_classes_or_traces() ->
         "Run failed at registered_model: it broke"
     )
     assert failure_summary(None).startswith("Run failed before any step did")
+
+
+_HANDLER = {"dagster_handler_config": {"handlers": {"summary": {"class": f"{__name__}.Handler"}}}}
+
+
+class Handler(RunSummaryHandler):
+    """The handler dagster.yaml attaches, under a name this module can hand to a test instance."""
+
+
+@dg.asset(name="registered_model")
+def _registered() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={**REGISTERED, "mlflow_ui_command": None})
+
+
+@dg.asset_check(asset="registered_model", blocking=False)
+def _warns() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=False, severity=dg.AssetCheckSeverity.WARN, description="live accuracy fell"
+    )
+
+
+@dg.asset(name="iris_df")
+def _fails() -> None:
+    raise dg.Failure("Table iris_data does not exist")
+
+
+@pytest.mark.filterwarnings("ignore:Handling yaml-defined logging configuration")
+def test_the_handler_ends_each_run_with_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """Fed a run's events by Dagster, the handler prints one line per run, warnings after it."""
+    with dg.instance_for_test(overrides={"python_logs": _HANDLER}) as instance:
+        dg.materialize([_registered, _warns], instance=instance)
+        dg.materialize([_fails], instance=instance, raise_on_error=False)
+    capsys.readouterr()
+    Handler._print_ended()
+    assert capsys.readouterr().err == (
+        "\nRun succeeded: sk_model version 3 registered as models:/sk_model/3 (valid_acc 0.950). "
+        "See it at http://localhost:5000/#/models/sk_model/versions/3.\n"
+        "Warning from check _warns: live accuracy fell\n"
+        "\nRun failed at iris_df: Table iris_data does not exist\n"
+    )

@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
+from iris_devstack.checkout import REPO
 from iris_devstack.ports import free_port
 
-REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yaml"
 ENV_EXAMPLE = REPO / ".env.example"
 PLACEHOLDER = "change-me"

@@ -191,3 +191,4 @@ def test_rule_ties_go_to_the_newer_version_and_worse_stays_out() -> None:
     assert not decide(challenger, 4, 0.95).promoted
     broken = decide(challenger, 4, None, holder_error="OSError: gone")
     assert broken.promoted and "no longer loads" in broken.reason
+    assert challenger.uri == "models:/m/5"

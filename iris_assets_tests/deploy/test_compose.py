@@ -16,6 +16,7 @@ import yaml
 from jsonschema import Draft7Validator
 
 from iris_assets_tests.deploy import _compose
+from iris_devstack.checkout import REPO
 from iris_devstack.mlflow_server import mlflow_server_args
 
 SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
@@ -51,7 +52,7 @@ def _modules_run(service: dict[str, Any]) -> set[str]:
     modules = set()
     if module := _compose.option(args, "-m", "--module-name"):
         modules.add(module)
-    scripts = tomllib.loads((_compose.REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     if args[0] in scripts:
         modules.add(_compose.console_script_module(args[0]))
     return modules
@@ -147,7 +148,7 @@ def test_code_finds_every_variable_it_reads(compose: dict[str, Any]) -> None:
 def test_the_s3_keys_are_where_s3_is_used_and_nowhere_else(compose: dict[str, Any]) -> None:
     """The S3 keys are set where they are checked (the store) and used: the MLflow server (model
     files) and the code server whose runs keep asset values in S3 (IRIS_IO_S3_URI)."""
-    package = (_compose.REPO / _compose.PACKAGE).rglob("*.py")
+    package = (REPO / _compose.PACKAGE).rglob("*.py")
     assert set(_compose.variables_read(package)) >= _compose.PROXIED_BY_MLFLOW_SERVER
     keys = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     holders = {
@@ -193,7 +194,7 @@ def test_workspace_loads_the_code_server(compose: dict[str, Any]) -> None:
     workspace = yaml.safe_load((_compose.DAGSTER_HOME_DIR / "workspace.yaml").read_text())
     [location] = workspace["load_from"]
     server = location["grpc_server"]
-    project = tomllib.loads((_compose.REPO / "pyproject.toml").read_text())["tool"]["dagster"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["dagster"]
     args = _compose.command(compose["services"][server["host"]])
     assert args[:3] == ["dagster", "code-server", "start"]
     assert _compose.option(args, "-p", "--port") == str(server["port"])

@@ -17,6 +17,7 @@ from referencing.jsonschema import DRAFT202012
 
 from iris_assets_tests.deploy import _compose
 from iris_devstack import browser
+from iris_devstack.checkout import REPO
 
 CHART = Path(__file__).parent / "data" / "dagster-helm"
 KUBERNETES_DEFINITIONS = (
@@ -131,8 +132,8 @@ def test_one_code_location_name_everywhere(values: dict[str, Any]) -> None:
     """The chart's deployment, pyproject's [tool.dagster] and [tool.dg.project], both workspaces
     and the UI's URL name the code location alike."""
     [deployment] = values[SUBCHART]["deployments"]
-    pyproject = tomllib.loads((_compose.REPO / "pyproject.toml").read_text())["tool"]
-    workspaces = [_compose.REPO / "workspace.yaml", _compose.DAGSTER_HOME_DIR / "workspace.yaml"]
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]
+    workspaces = [REPO / "workspace.yaml", _compose.DAGSTER_HOME_DIR / "workspace.yaml"]
     names = {
         deployment["name"],
         pyproject["dagster"]["code_location_name"],

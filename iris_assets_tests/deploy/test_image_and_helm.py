@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from iris_assets_tests.deploy import _compose
+from iris_devstack.checkout import REPO
 
 SECRETS_EXAMPLE = _compose.HELM_VALUES.with_name("secrets.example.yaml")
 
@@ -27,7 +28,7 @@ def secrets() -> dict[str, dict[str, str]]:
 
 def _allowed_by_dockerignore() -> list[str]:
     """The paths an allowlist .dockerignore (`*`, then `!path` lines) lets into the context."""
-    lines = [line.strip() for line in (_compose.REPO / ".dockerignore").read_text().splitlines()]
+    lines = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()]
     assert "*" in lines, ".dockerignore should start from nothing and allow what the build needs"
     return [line[1:].rstrip("/") for line in lines if line.startswith("!")]
 
@@ -44,7 +45,7 @@ def test_dockerfile_copies_only_what_the_build_context_holds() -> None:
     for *sources, _target in copies:
         for source in sources:
             path = source.rstrip("/")
-            assert (_compose.REPO / path).exists(), source
+            assert (REPO / path).exists(), source
             assert any(path == a or path.startswith(f"{a}/") for a in allowed), source
     assert ".env" not in allowed
 

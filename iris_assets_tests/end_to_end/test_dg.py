@@ -10,17 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from iris_devstack.checkout import REPO
 from iris_devstack.service_env import environ_without_services
 
 DG = str(Path(sys.executable).with_name("dg"))
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _dg(*args: str, dagster_home: Path) -> subprocess.CompletedProcess[str]:
     clean = environ_without_services()
     return subprocess.run(
         [DG, *args],
-        cwd=ROOT,
+        cwd=REPO,
         env={**clean, "DAGSTER_HOME": str(dagster_home)},
         capture_output=True,
         text=True,

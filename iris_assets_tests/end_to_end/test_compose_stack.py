@@ -26,7 +26,7 @@ from playwright.sync_api import Browser
 
 from iris_assets.iris_table import FEATURES
 from iris_assets_tests import _bucket
-from iris_assets_tests.deploy.conftest import STACK_NOTES
+from iris_assets_tests.end_to_end.conftest import STACK_NOTES
 from iris_devstack import browser, compose
 from iris_devstack.dagster_graphql import launch_materialize_all, wait_for_run
 from iris_devstack.materialize import materialize

@@ -12,10 +12,10 @@ from mlflow.tracking import MlflowClient
 from psycopg.conninfo import conninfo_to_dict
 
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
+from iris_devstack.checkout import REPO
 from iris_devstack.materialize import materialize
 from iris_devstack.postgres import postgres_database
 
-ROOT = Path(__file__).resolve().parents[1]
 MODEL = "scale_out_model"
 
 
@@ -36,7 +36,7 @@ def dagster_storage(postgres_server_url: str) -> Iterator[dict[str, str]]:
 
 def _home(path: Path) -> Path:
     """A DAGSTER_HOME whose instance keeps runs and events in PostgreSQL, as the deployments'."""
-    deployed = yaml.safe_load((ROOT / "deploy" / "dagster_home" / "dagster.yaml").read_text())
+    deployed = yaml.safe_load((REPO / "deploy" / "dagster_home" / "dagster.yaml").read_text())
     path.mkdir()
     (path / "dagster.yaml").write_text(yaml.safe_dump({"storage": deployed["storage"]}))
     return path

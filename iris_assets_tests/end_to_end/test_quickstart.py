@@ -13,19 +13,19 @@ import dagster as dg
 import pytest
 from mlflow.tracking import MlflowClient
 
+from iris_devstack.checkout import REPO
 from iris_devstack.dagster_graphql import graphql
 from iris_devstack.materialize import materialize
 from iris_devstack.ports import free_port
 from iris_devstack.processes import background_process, wait_for_http
 from iris_devstack.service_env import environ_without_services
 
-ROOT = Path(__file__).resolve().parents[1]
 DAGSTER_DEV = str(Path(sys.executable).with_name("dagster"))
 _RUNS = "query { runsOrError { ... on Runs { results { runId status } } } }"
 
 
 def _fresh_checkout(path: Path) -> Path:
-    shutil.copy(ROOT / "dagster.yaml", path)
+    shutil.copy(REPO / "dagster.yaml", path)
     return path
 
 
