@@ -1,6 +1,8 @@
 """The data checks and the quality gate on values, then the gate and the new version's load check
 in a run against PostgreSQL and the MLflow server."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -9,8 +11,6 @@ from mlflow.tracking import MlflowClient
 from iris_assets import checks, iris_table
 from iris_assets.assets.predictions import Scored
 from iris_assets.config import DataQualityConfig, DriftConfig, QualityGateConfig
-from iris_assets.resources.mlflow import MLflowResource
-from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests._graph import run_graph
 
 UNDERFIT = {"C": 0.01}  # valid_acc 0.35 on the seeded rows: far below the 0.7 floor
@@ -52,14 +52,6 @@ def test_floor_lets_through_what_reaches_it(valid_acc: float, passed: bool) -> N
     assert ("nothing is registered" in (result.description or "")) is not passed
 
 
-@pytest.fixture(scope="module")
-def resources(iris_database_url: str, mlflow_server: str) -> dict:
-    return {
-        "postgres": PostgresResource(database_url=iris_database_url),
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
-    }
-
-
 def _evaluation(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEvaluation:
     (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
     return evaluation
@@ -69,17 +61,19 @@ def _versions(client: MlflowClient, name: str) -> list[int]:
     return sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
 
 
-def test_gate_blocks_a_model_below_the_floor(resources: dict, mlflow_server: str) -> None:
+def test_gate_blocks_a_model_below_the_floor(
+    graph_resources: Mapping[str, object], mlflow_server: str
+) -> None:
     """An underfit SVC registers nothing, leaves champion alone, and the check says why."""
     client = MlflowClient(mlflow_server)
     instance = dg.DagsterInstance.ephemeral()
     registry = {"model_name": "gate_model"}
-    good = run_graph(resources, instance, ops={"registered_model": registry})
+    good = run_graph(graph_resources, instance, ops={"registered_model": registry})
     assert good.success
     champion_before = client.get_model_version_by_alias("gate_model", "champion").version
 
     bad = run_graph(
-        resources, instance, ops={"registered_model": registry, "fitted_pipeline": UNDERFIT}
+        graph_resources, instance, ops={"registered_model": registry, "fitted_pipeline": UNDERFIT}
     )
     assert not bad.success
     gate = _evaluation(bad, "valid_acc_floor")
@@ -91,11 +85,11 @@ def test_gate_blocks_a_model_below_the_floor(resources: dict, mlflow_server: str
     assert client.get_model_version_by_alias("gate_model", "champion").version == champion_before
 
 
-def test_floor_is_configurable(resources: dict, mlflow_server: str) -> None:
+def test_floor_is_configurable(graph_resources: Mapping[str, object], mlflow_server: str) -> None:
     """Lowering the floor lets the same weak model through."""
     instance = dg.DagsterInstance.ephemeral()
     result = run_graph(
-        resources,
+        graph_resources,
         instance,
         ops={
             "registered_model": {"model_name": "floor_model"},
@@ -108,11 +102,13 @@ def test_floor_is_configurable(resources: dict, mlflow_server: str) -> None:
 
 
 def test_new_version_check_passes_then_fails_on_a_broken_artifact(
-    resources: dict, mlflow_server: str, s3_client
+    graph_resources: Mapping[str, object], mlflow_server: str, s3_client
 ) -> None:
     """The new version loads and predicts as trained; rerun once its file broke, the check fails."""
     instance = dg.DagsterInstance.ephemeral()
-    result = run_graph(resources, instance, ops={"registered_model": {"model_name": "load_model"}})
+    result = run_graph(
+        graph_resources, instance, ops={"registered_model": {"model_name": "load_model"}}
+    )
     assert result.success
     check = _evaluation(result, "new_version_predicts")
     assert check.passed
@@ -127,7 +123,7 @@ def test_new_version_check_passes_then_fails_on_a_broken_artifact(
     ]
     s3_client.put_object(Bucket="mlflow", Key=model_file, Body=b"not a model")
 
-    rerun = run_graph(resources, instance, checks_only=True)
+    rerun = run_graph(graph_resources, instance, checks_only=True)
     broken = _evaluation(rerun, "new_version_predicts")
     assert not broken.passed
     assert "models:/load_model/1 failed to load or predict" in broken.description

@@ -1,12 +1,12 @@
 """Config classes: the tutorial's defaults and what they refuse."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 import pytest
 from mlflow.tracking import MlflowClient
 
 from iris_assets.config import IrisDataConfig, RegistryConfig, SplitConfig, SVCConfig
-from iris_assets.resources.mlflow import MLflowResource
-from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests._graph import failure_text, run_graph
 
 
@@ -95,16 +95,13 @@ RUN_CASES = [
     ("op", "config", "words"), RUN_CASES, ids=[f"{c[0]}-{c[1]}" for c in RUN_CASES]
 )
 def test_invalid_config_fails_its_step_and_registers_nothing(
-    iris_database_url: str, mlflow_server: str, op: str, config: dict, words: str
+    graph_resources: Mapping[str, object], mlflow_server: str, op: str, config: dict, words: str
 ) -> None:
     """A value MLflow or scikit-learn would reject fails at its step, at once (not retried), before
     any MLflow write."""
     runs_before = _mlflow_run_count(mlflow_server)
     result = run_graph(
-        {
-            "postgres": PostgresResource(database_url=iris_database_url),
-            "mlflow": MLflowResource(tracking_uri=mlflow_server),
-        },
+        graph_resources,
         dg.DagsterInstance.ephemeral(),
         ops={op: config},
     )

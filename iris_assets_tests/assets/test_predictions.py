@@ -1,21 +1,13 @@
 """iris_predictions: the champion scores iris_data into iris_prediction, once per row, live."""
 
+from collections.abc import Mapping
+
 import dagster as dg
 import psycopg
 import pytest
 
 from iris_assets import iris_table
-from iris_assets.resources.mlflow import MLflowResource
-from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests._graph import run_graph
-
-
-@pytest.fixture(scope="module")
-def resources(iris_database_url: str, mlflow_server: str) -> dict:
-    return {
-        "postgres": PostgresResource(database_url=iris_database_url),
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +33,10 @@ def _table(database_url: str) -> list[tuple]:
 
 
 def test_a_materialization_scores_every_row_once_and_shows_live_accuracy(
-    resources: dict, instance: dg.DagsterInstance, iris_database_url: str
+    graph_resources: Mapping[str, object], instance: dg.DagsterInstance, iris_database_url: str
 ) -> None:
     """The 150 rows get one prediction each from the champion; live accuracy is plotted metadata."""
-    result = run_graph(resources, instance, ops=OPS)
+    result = run_graph(graph_resources, instance, ops=OPS)
     assert result.success
     metadata = _predictions(result)
     rows = _table(iris_database_url)
@@ -61,29 +53,29 @@ def test_a_materialization_scores_every_row_once_and_shows_live_accuracy(
 
 
 def test_a_rerun_adds_nothing_twice_and_new_rows_are_scored(
-    resources: dict, instance: dg.DagsterInstance, iris_database_url: str
+    graph_resources: Mapping[str, object], instance: dg.DagsterInstance, iris_database_url: str
 ) -> None:
     """Rows that have a prediction are left alone; only rows inserted since are scored."""
-    again = run_graph(resources, instance, assets=["iris_predictions"])
+    again = run_graph(graph_resources, instance, assets=["iris_predictions"])
     assert again.success
     assert _predictions(again)["rows_scored"] == 0
     assert len(_table(iris_database_url)) == 150
     with psycopg.connect(iris_database_url, autocommit=True) as conn:
         iris_table.insert_rows(conn, iris_table.seed_rows()[:5])
-    fresh = run_graph(resources, instance, assets=["iris_predictions"])
+    fresh = run_graph(graph_resources, instance, assets=["iris_predictions"])
     assert _predictions(fresh)["rows_scored"] == 5
     rows = _table(iris_database_url)
     assert len(rows) == len({row[0] for row in rows}) == 155
 
 
 def test_drift_warns_without_stopping_the_run(
-    resources: dict, instance: dg.DagsterInstance, iris_database_url: str
+    graph_resources: Mapping[str, object], instance: dg.DagsterInstance, iris_database_url: str
 ) -> None:
     """Rows the champion gets wrong pull live accuracy down: the check warns, the run goes on."""
     mislabelled = [(*row[:4], (row[4] + 1) % 3) for row in iris_table.seed_rows()[:40]]
     with psycopg.connect(iris_database_url, autocommit=True) as conn:
         iris_table.insert_rows(conn, mislabelled)
-    result = run_graph(resources, instance, assets=["iris_predictions"])
+    result = run_graph(graph_resources, instance, assets=["iris_predictions"])
     assert result.success
     [check] = [
         e for e in result.get_asset_check_evaluations() if e.check_name == "live_accuracy_holds"

@@ -2,6 +2,8 @@
 
 import json
 import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from xml.etree import ElementTree
@@ -10,8 +12,10 @@ import dagster as dg
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import confusion_matrix
+from sklearn.pipeline import Pipeline
 
 from iris_assets.assets import fitted_pipeline, registered_model
 from iris_assets.assets._champion import RegisteredVersion
@@ -24,10 +28,26 @@ from iris_assets.resources.postgres import PostgresResource
 PASSWORD = "pw-never-shown-4711"
 
 
+@dataclass(frozen=True)
+class Logged:
+    """What one materialization of registered_model logged, and what it was given."""
+
+    db: str
+    uri: str
+    """The tracking URI of the sqlite store it logged to."""
+    client: MlflowClient
+    run: Run
+    metadata: Mapping[str, dg.MetadataValue]
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    pipeline: Pipeline
+    registered: RegisteredVersion
+
+
 @pytest.fixture(scope="module")
 def logged(
     tmp_path_factory: pytest.TempPathFactory, iris_frame: pd.DataFrame, iris_database_url: str
-) -> dict:
+) -> Logged:
     """One materialization of registered_model against a fresh sqlite store."""
     store = tmp_path_factory.mktemp("registry_store")
     uri = f"sqlite:///{store / 'mlflow.db'}"
@@ -71,23 +91,23 @@ def logged(
     metadata = materialization.metadata
     client = MlflowClient(uri)
     run = client.get_run(metadata["mlflow_run_id"].value)
-    return {
-        "db": iris_database_url,
-        "uri": uri,
-        "client": client,
-        "run": run,
-        "metadata": metadata,
-        "train": train,
-        "valid": valid,
-        "pipeline": pipeline,
-        "registered": registered,
-    }
+    return Logged(
+        db=iris_database_url,
+        uri=uri,
+        client=client,
+        run=run,
+        metadata=metadata,
+        train=train,
+        valid=valid,
+        pipeline=pipeline,
+        registered=registered,
+    )
 
 
-def test_run_is_in_the_experiment_with_params_and_metrics(logged: dict) -> None:
+def test_run_is_in_the_experiment_with_params_and_metrics(logged: Logged) -> None:
     """The run holds split and SVC params, both accuracies and the Dagster run id."""
-    run = logged["run"]
-    experiment = logged["client"].get_experiment(run.info.experiment_id)
+    run = logged.run
+    experiment = logged.client.get_experiment(run.info.experiment_id)
     assert experiment.name == "unit-exp"
     assert run.info.status == "FINISHED"
     assert run.data.metrics == {"train_acc": 0.99, "valid_acc": 0.95}
@@ -99,9 +119,9 @@ def test_run_is_in_the_experiment_with_params_and_metrics(logged: dict) -> None:
     assert "dagster.run_id" in run.data.tags
 
 
-def test_lineage_tags_lead_back_to_dagster_code_and_rows(logged: dict) -> None:
+def test_lineage_tags_lead_back_to_dagster_code_and_rows(logged: Logged) -> None:
     """The run names the Dagster run and asset, the code's commit and the id range trained on."""
-    tags = logged["run"].data.tags
+    tags = logged.run.data.tags
     assert tags["dagster.asset_key"] == "registered_model"
     assert tags["iris_data.min_id"] == "1"
     assert tags["iris_data.max_id"] == "150"
@@ -115,16 +135,16 @@ def test_lineage_tags_lead_back_to_dagster_code_and_rows(logged: dict) -> None:
     assert tags["code_version"] == head
 
 
-def test_confusion_matrix_is_an_svg_of_the_valid_split(logged: dict) -> None:
+def test_confusion_matrix_is_an_svg_of_the_valid_split(logged: Logged) -> None:
     """confusion_matrix.svg is an SVG image whose cells count the valid split's predictions."""
     local = mlflow.artifacts.download_artifacts(
-        run_id=logged["run"].info.run_id,
+        run_id=logged.run.info.run_id,
         artifact_path="confusion_matrix.svg",
-        tracking_uri=logged["uri"],
+        tracking_uri=logged.uri,
     )
     root = ElementTree.parse(local).getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    valid, pipeline = logged["valid"], logged["pipeline"]
+    valid, pipeline = logged.valid, logged.pipeline
     expected = confusion_matrix(valid[LABEL], pipeline.predict(valid[list(FEATURES)]))
     texts = [element.text for element in root.iter("{http://www.w3.org/2000/svg}text")]
     cells = root.findall("{http://www.w3.org/2000/svg}rect[@class='cell']")
@@ -134,22 +154,22 @@ def test_confusion_matrix_is_an_svg_of_the_valid_split(logged: dict) -> None:
     assert sum(counts) == len(valid)
 
 
-def test_the_version_is_tagged_with_its_scores_and_not_yet_promoted(logged: dict) -> None:
+def test_the_version_is_tagged_with_its_scores_and_not_yet_promoted(logged: Logged) -> None:
     """registered_model registers and tags; moving the alias is champion_model's job."""
-    version = logged["client"].get_model_version("unit_model", "1")
+    version = logged.client.get_model_version("unit_model", "1")
     assert version.tags == {"train_acc": "0.99", "valid_acc": "0.95"}
-    assert "champion" not in logged["client"].get_registered_model("unit_model").aliases
-    assert "promoted" not in logged["metadata"]
-    assert logged["registered"] == RegisteredVersion(
-        "unit_model", 1, logged["run"].info.run_id, 0.99, 0.95, alias="champion"
+    assert "champion" not in logged.client.get_registered_model("unit_model").aliases
+    assert "promoted" not in logged.metadata
+    assert logged.registered == RegisteredVersion(
+        "unit_model", 1, logged.run.info.run_id, 0.99, 0.95, alias="champion"
     )
 
 
-def test_data_is_logged_as_csv_and_dataset(logged: dict, iris_frame: pd.DataFrame) -> None:
+def test_data_is_logged_as_csv_and_dataset(logged: Logged, iris_frame: pd.DataFrame) -> None:
     """data.csv holds the rows read; the dataset input names table and query, never the password."""
-    run = logged["run"]
+    run = logged.run
     local = mlflow.artifacts.download_artifacts(
-        run_id=run.info.run_id, artifact_path="data.csv", tracking_uri=logged["uri"]
+        run_id=run.info.run_id, artifact_path="data.csv", tracking_uri=logged.uri
     )
     pd.testing.assert_frame_equal(pd.read_csv(local, index_col="id"), iris_frame)
     (dataset_input,) = run.inputs.dataset_inputs
@@ -157,21 +177,21 @@ def test_data_is_logged_as_csv_and_dataset(logged: dict, iris_frame: pd.DataFram
     assert dataset_input.dataset.source_type == "postgresql"
     assert source["table"] == "iris_data"
     assert 'FROM "iris_data" ORDER BY "id" DESC LIMIT' in source["query"]
-    assert source["database"] == PostgresResource(database_url=logged["db"]).public_url()
+    assert source["database"] == PostgresResource(database_url=logged.db).public_url()
     assert source["database"].startswith("postgresql://postgres@")
     assert PASSWORD not in json.dumps(run.to_dictionary())
 
 
 @pytest.fixture
-def tracking(logged: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+def tracking(logged: Logged, monkeypatch: pytest.MonkeyPatch) -> None:
     """MLflow's module-level API reads the test store."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", logged["uri"])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", logged.uri)
 
 
 @pytest.mark.usefixtures("tracking")
-def test_model_is_registered_with_signature_and_example(logged: dict) -> None:
+def test_model_is_registered_with_signature_and_example(logged: Logged) -> None:
     """Version 1 of the model: four double inputs, the label out, ten example rows."""
-    metadata = logged["metadata"]
+    metadata = logged.metadata
     assert metadata["model_uri"].value == "models:/unit_model/1"
     assert metadata["model_version"].value == 1
     local = mlflow.artifacts.download_artifacts("models:/unit_model/1")
@@ -188,10 +208,10 @@ def test_model_is_registered_with_signature_and_example(logged: dict) -> None:
     assert [c["name"] for c in info.signature.outputs.to_dict()] == ["target"]
     pd.testing.assert_frame_equal(
         example.reset_index(drop=True),
-        logged["train"].iloc[:10, :4].reset_index(drop=True),
+        logged.train.iloc[:10, :4].reset_index(drop=True),
     )
     assert list(loaded.predict(example)) == list(
-        fitted_pipeline(config=SVCConfig(C=2.0), train_df=logged["train"]).predict(example)
+        fitted_pipeline(config=SVCConfig(C=2.0), train_df=logged.train).predict(example)
     )
 
 
@@ -204,6 +224,6 @@ def test_requirements_are_explicit_pins() -> None:
     assert f"scikit-learn=={version('scikit-learn')}" in model_requirements()
 
 
-def test_no_link_for_a_local_store(logged: dict) -> None:
+def test_no_link_for_a_local_store(logged: Logged) -> None:
     """A sqlite store has no UI to link to."""
-    assert "mlflow_run_url" not in logged["metadata"]
+    assert "mlflow_run_url" not in logged.metadata

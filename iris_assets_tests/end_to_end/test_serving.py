@@ -4,13 +4,12 @@ import json
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
 
 from iris_assets.iris_table import FEATURES
-from iris_assets.resources.mlflow import MLflowResource
-from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests._graph import run_graph
 from iris_devstack.ports import free_port
 from iris_devstack.processes import background_process, wait_for_http
@@ -39,16 +38,12 @@ def _wait_for_line(log: Path, text: str, timeout: float) -> None:
 
 
 def test_serves_the_champion_and_follows_the_alias(
-    iris_database_url: str, mlflow_server: str, tmp_path: Path
+    graph_resources: Mapping[str, object], mlflow_server: str, tmp_path: Path
 ) -> None:
     """The champion answers /invocations; when the alias moves, the new version is served."""
-    resources = {
-        "postgres": PostgresResource(database_url=iris_database_url),
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
-    }
     instance = dg.DagsterInstance.ephemeral()
     ops = {"registered_model": {"model_name": "served_model"}}
-    assert run_graph(resources, instance, ops=ops).success
+    assert run_graph(graph_resources, instance, ops=ops).success
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -62,7 +57,9 @@ def test_serves_the_champion_and_follows_the_alias(
         assert "Serving models:/served_model@champion (version 1)" in log.read_text()
         assert _predict(url, [SETOSA, VIRGINICA]) == [0, 2]
 
-        assert run_graph(resources, instance, ops=ops).success  # a tie: version 2 takes the alias
+        assert run_graph(
+            graph_resources, instance, ops=ops
+        ).success  # a tie: version 2 takes the alias
         _wait_for_line(log, "Serving models:/served_model@champion (version 2)", 60)
         wait_for_http(f"{url}/ping", 180, server)
         assert _predict(url, [SETOSA]) == [0]
