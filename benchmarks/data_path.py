@@ -83,7 +83,7 @@ def _reader(mode: str, database_url: str, rows: int) -> Callable[[], Any]:
     if mode == "floor":
         import psycopg
 
-        from iris_assets.assets.data import NEWEST_ROWS
+        from iris_assets.iris_table import NEWEST_ROWS
 
         def floor() -> None:
             query = NEWEST_ROWS.as_string() % rows
