@@ -10,6 +10,7 @@ answers until the new one is ready to start; a request in the few seconds betwee
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 _log = logging.getLogger("iris_assets")
+
+_STOP_SECONDS = 30
+"""How long a model server may take to stop before it is killed."""
 
 
 class _Stop(Exception):
@@ -82,6 +86,8 @@ def _alias_version(client: "MlflowClient", model_name: str, alias: str) -> str |
 
 
 def _start(model_name: str, version: str, host: str, port: int) -> subprocess.Popen[bytes]:
+    """`mlflow models serve` on one version, in a process group of its own: it runs uvicorn as a
+    child, which `_stop` must reach too."""
     # MLflow starts uvicorn by name: it must find this environment's, activated or not.
     bin_dir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
@@ -104,16 +110,38 @@ def _start(model_name: str, version: str, host: str, port: int) -> subprocess.Po
             "1",
         ],
         env=env,
+        start_new_session=True,
     )
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
+    """Stop the server's whole process group and wait until none of it is left.
+
+    Signalled alone, `mlflow models serve` exits while its uvicorn goes on answering on the port,
+    the old version in place of the new one.
+    """
+    _signal_group(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + _STOP_SECONDS
+    while _group_alive(server.pid) and time.monotonic() < deadline:
+        server.poll()  # reap the leader, so that it does not count as alive
+        time.sleep(0.1)
+    if _group_alive(server.pid):
+        _log.warning("The model server did not stop within %d s: killing it", _STOP_SECONDS)
+        _signal_group(server.pid, signal.SIGKILL)
+    server.wait()
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the group is gone already
+        os.killpg(pgid, signum)
+
+
+def _group_alive(pgid: int) -> bool:
     try:
-        server.wait(30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:

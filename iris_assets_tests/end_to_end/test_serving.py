@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
+import psutil
 
 from iris_assets.iris_table import FEATURES
 from iris_assets_tests._graph import run_graph
@@ -37,6 +38,26 @@ def _wait_for_line(log: Path, text: str, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def _served_on(port: int, serve_pid: int) -> list[str]:
+    """What listens on `port`: for each listener started by `iris-assets serve` (`serve_pid`), the
+    model URI its `mlflow models serve` was given; for any other, its pid and command."""
+    listeners = {
+        c.pid
+        for c in psutil.net_connections("tcp")
+        if c.laddr.port == port and c.status == "LISTEN"
+    }
+    served = []
+    for pid in sorted(filter(None, listeners)):
+        chain = [psutil.Process(pid), *psutil.Process(pid).parents()]
+        if serve_pid not in {process.pid for process in chain}:
+            served.append(f"pid {pid} ({' '.join(chain[0].cmdline()[:3])}), not started by serve")
+            continue
+        for command in (process.cmdline() for process in chain):
+            if command[2:5] == ["mlflow", "models", "serve"]:
+                served.append(command[command.index("-m", 5) + 1])
+    return served
+
+
 def test_serves_the_champion_and_follows_the_alias(
     graph_resources: Mapping[str, object], mlflow_server: str, tmp_path: Path
 ) -> None:
@@ -55,11 +76,12 @@ def test_serves_the_champion_and_follows_the_alias(
     ) as server:
         wait_for_http(f"{url}/ping", 180, server)
         assert "Serving models:/served_model@champion (version 1)" in log.read_text()
+        assert _served_on(port, server.pid) == ["models:/served_model/1"]
         assert _predict(url, [SETOSA, VIRGINICA]) == [0, 2]
 
-        assert run_graph(
-            graph_resources, instance, ops=ops
-        ).success  # a tie: version 2 takes the alias
+        # Version 2 scores as version 1 on the same rows: a tie, which goes to the newer version.
+        assert run_graph(graph_resources, instance, ops=ops).success
         _wait_for_line(log, "Serving models:/served_model@champion (version 2)", 60)
         wait_for_http(f"{url}/ping", 180, server)
+        assert _served_on(port, server.pid) == ["models:/served_model/2"]
         assert _predict(url, [SETOSA]) == [0]
