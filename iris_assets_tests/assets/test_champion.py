@@ -2,6 +2,7 @@
 rows, against the MLflow tracking server and its S3 store; and the rule itself, on its own."""
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -17,14 +18,6 @@ from iris_assets_tests import _bucket
 from iris_assets_tests._graph import run_graph
 
 SIGMOID = {"kernel": "sigmoid"}  # valid_acc 0.90 on the seeded rows; the default SVC scores 0.95
-
-
-def _resources(database_url: str, mlflow_server: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "postgres": PostgresResource(database_url=database_url),
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
-        **extra,
-    }
 
 
 def _champion(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
@@ -57,14 +50,16 @@ class _BreaksEachNewVersion(dg.IOManager):
         return self.values[context.asset_key.to_user_string()]
 
 
-def test_alias_moves_to_better_and_stays_on_worse(iris_database_url: str, mlflow_server: str):
+def test_alias_moves_to_better_and_stays_on_worse(
+    graph_resources: Mapping[str, object], mlflow_server: str
+) -> None:
     """Worse first (takes the empty alias), then better (moves it), then worse (registered only)."""
     client = MlflowClient(mlflow_server)
     instance = dg.DagsterInstance.ephemeral()
     outcomes = []
     for svc in (SIGMOID, {}, SIGMOID):
         result = run_graph(
-            _resources(iris_database_url, mlflow_server),
+            graph_resources,
             instance,
             ops={"registered_model": {"model_name": "alias_model"}, "fitted_pipeline": svc},
         )
@@ -83,17 +78,15 @@ def test_alias_moves_to_better_and_stays_on_worse(iris_database_url: str, mlflow
 
 
 def test_a_version_that_does_not_load_never_becomes_champion(
-    iris_database_url: str, mlflow_server: str, s3_client: Any
+    graph_resources: Mapping[str, object], mlflow_server: str, s3_client: Any
 ) -> None:
     """Registered but unloadable: its blocking check fails the run and the alias stays put."""
     client = MlflowClient(mlflow_server)
     instance = dg.DagsterInstance.ephemeral()
     ops = {"registered_model": {"model_name": "broken_model"}}
-    assert run_graph(_resources(iris_database_url, mlflow_server), instance, ops=ops).success
+    assert run_graph(graph_resources, instance, ops=ops).success
     breaking = dg.IOManagerDefinition.hardcoded_io_manager(_BreaksEachNewVersion(s3_client, client))
-    result = run_graph(
-        _resources(iris_database_url, mlflow_server, io_manager=breaking), instance, ops=ops
-    )
+    result = run_graph({**graph_resources, "io_manager": breaking}, instance, ops=ops)
     assert not result.success
     [check] = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert check.check_name == "new_version_predicts"
@@ -104,16 +97,16 @@ def test_a_version_that_does_not_load_never_becomes_champion(
 
 
 def test_a_champion_that_no_longer_loads_is_replaced_with_a_warning(
-    iris_database_url: str, mlflow_server: str, s3_client: Any
+    graph_resources: Mapping[str, object], mlflow_server: str, s3_client: Any
 ) -> None:
     """Even by a weaker version: a champion that cannot serve is no champion."""
     client = MlflowClient(mlflow_server)
     instance = dg.DagsterInstance.ephemeral()
     ops = {"registered_model": {"model_name": "stale_model"}}
-    assert run_graph(_resources(iris_database_url, mlflow_server), instance, ops=ops).success
+    assert run_graph(graph_resources, instance, ops=ops).success
     _corrupt_model_file(s3_client, client.get_model_version("stale_model", "1").source)
     result = run_graph(
-        _resources(iris_database_url, mlflow_server),
+        graph_resources,
         instance,
         ops={**ops, "fitted_pipeline": SIGMOID},
     )
@@ -137,7 +130,10 @@ def test_alias_follows_the_better_model_on_the_same_rows_not_the_easier_window(
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         iris_table.create_table(conn)
         iris_table.insert_rows(conn, easy)
-    resources = _resources(empty_database_url, mlflow_server)
+    resources = {
+        "postgres": PostgresResource(database_url=empty_database_url),
+        "mlflow": MLflowResource(tracking_uri=mlflow_server),
+    }
     instance = dg.DagsterInstance.ephemeral()
     registry = {"registered_model": {"model_name": "window_model"}}
     first = run_graph(resources, instance, ops={**registry, "iris_df": {"limit": len(easy)}})
