@@ -3,6 +3,11 @@
 from dataclasses import dataclass
 
 
+def version_uri(model_name: str, version: int) -> str:
+    """MLflow's URI of one registered version, which loaders and the UI take."""
+    return f"models:/{model_name}/{version}"
+
+
 @dataclass(frozen=True)
 class RegisteredVersion:
     """A model version `registered_model` made, as the assets after it need to know it."""
@@ -17,7 +22,7 @@ class RegisteredVersion:
 
     @property
     def uri(self) -> str:
-        return f"models:/{self.model_name}/{self.version}"
+        return version_uri(self.model_name, self.version)
 
 
 @dataclass(frozen=True)
@@ -29,10 +34,6 @@ class Champion:
     version: int
     valid_acc: float
     promoted: bool
-
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.model_name}/{self.version}"
 
 
 @dataclass(frozen=True)

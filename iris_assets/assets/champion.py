@@ -7,7 +7,13 @@ import pandas as pd
 from mlflow.pyfunc import load_model
 
 from iris_assets import metadata_keys as keys
-from iris_assets.assets._champion import Champion, Decision, RegisteredVersion, decide
+from iris_assets.assets._champion import (
+    Champion,
+    Decision,
+    RegisteredVersion,
+    decide,
+    version_uri,
+)
 from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
 from iris_assets.assets.training import accuracy
 from iris_assets.resources.mlflow import MLflowResource
@@ -44,7 +50,8 @@ def champion_model(
         decision = decide(registered_model, holder, holder_acc, holder_error)
         if decision.promoted:
             mlflow.set_alias(name, alias, registered_model.version)
-        record = _record(alias, holder, holder_acc, decision, valid_df)
+        rows = _rows(valid_df)
+        record = _record(alias, holder, holder_acc, decision, rows)
         mlflow.tag_version(name, registered_model.version, record)
         mlflow.tag_run(registered_model.run_id, record)
     if decision.promoted or holder is None or holder_acc is None:
@@ -56,7 +63,7 @@ def champion_model(
         f"{alias} {'moved to' if decision.promoted else 'stays on'} version {champion.version} "
         f"of {name}: {decision.reason}"
     )
-    metadata = _metadata(registered_model, champion, holder, holder_acc, decision, valid_df)
+    metadata = _metadata(registered_model, champion, holder, holder_acc, decision, valid_df, rows)
     return dg.MaterializeResult(value=champion, metadata=metadata)
 
 
@@ -67,7 +74,7 @@ def _rescore(
     if holder is None or holder == challenger.version:
         return None, None
     try:
-        return accuracy(load_model(f"models:/{name}/{holder}"), valid_df), None
+        return accuracy(load_model(version_uri(name, holder)), valid_df), None
     except Exception as error:  # whatever breaks loading or predicting disqualifies the holder
         return None, f"{type(error).__name__}: {error}"
 
@@ -86,13 +93,13 @@ def _record(
     holder: int | None,
     holder_acc: float | None,
     decision: Decision,
-    valid_df: pd.DataFrame,
+    rows: str,
 ) -> dict[str, str]:
     """The comparison as tags, for the challenger's model version and its MLflow run."""
     record = {
         f"{alias}.decision": "promoted" if decision.promoted else "not promoted",
         f"{alias}.reason": decision.reason,
-        f"{alias}.rows": _rows(valid_df),
+        f"{alias}.rows": rows,
     }
     if holder is not None:
         record[f"{alias}.previous_version"] = str(holder)
@@ -108,6 +115,7 @@ def _metadata(
     holder_acc: float | None,
     decision: Decision,
     valid_df: pd.DataFrame,
+    rows: str,
 ) -> dict[str, dg.MetadataValue]:
     metadata: dict[str, dg.MetadataValue] = {
         keys.MODEL_NAME: dg.MetadataValue.text(challenger.model_name),
@@ -119,7 +127,7 @@ def _metadata(
         "challenger_version": dg.MetadataValue.int(challenger.version),
         "challenger_valid_acc": dg.MetadataValue.float(challenger.valid_acc),
         "valid_rows": dg.MetadataValue.int(len(valid_df)),
-        "valid_row_ids": dg.MetadataValue.text(_rows(valid_df)),
+        "valid_row_ids": dg.MetadataValue.text(rows),
     }
     if holder is not None and holder != challenger.version:
         metadata[keys.PREVIOUS_CHAMPION_VERSION] = dg.MetadataValue.int(holder)

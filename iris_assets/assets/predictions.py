@@ -7,7 +7,7 @@ import pandas as pd
 from mlflow.pyfunc import load_model
 
 from iris_assets import prediction_table
-from iris_assets.assets._champion import Champion
+from iris_assets.assets._champion import Champion, version_uri
 from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
 from iris_assets.assets.data import iris_data
 from iris_assets.config import PredictionsConfig
@@ -59,7 +59,7 @@ def iris_predictions(
     with mlflow.activated("loading the champion and predicting"):
         # The alias, read now: a run that finished since may have moved it.
         version = mlflow.alias_version(name, alias) or champion_model.version
-        predicted = load_model(f"models:/{name}/{version}").predict(rows[list(FEATURES)])
+        predicted = load_model(version_uri(name, version)).predict(rows[list(FEATURES)])
     predictions = pd.Series(predicted, index=rows.index, name="predicted").astype(int)
     with postgres.connect() as conn:
         prediction_table.upsert(conn, [(int(i), int(p), version) for i, p in predictions.items()])

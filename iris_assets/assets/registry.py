@@ -125,7 +125,7 @@ def registered_model(
     return dg.MaterializeResult(
         value=registered,
         metadata={
-            **_metadata(mlflow, config, run, registered.version),
+            **_metadata(mlflow, config, run, registered),
             **{name: dg.MetadataValue.float(score) for name, score in metrics.items()},
         },
     )
@@ -225,7 +225,7 @@ def _params(
 
 
 def _metadata(
-    mlflow: MLflowResource, config: RegistryConfig, run: Run, version: int
+    mlflow: MLflowResource, config: RegistryConfig, run: Run, registered: RegisteredVersion
 ) -> dict[str, dg.MetadataValue]:
     """What the Dagster UI shows: ids to look up, and links when the store is a server."""
     run_id = run.info.run_id
@@ -233,12 +233,12 @@ def _metadata(
         "experiment": dg.MetadataValue.text(config.experiment),
         keys.MODEL_NAME: dg.MetadataValue.text(config.model_name),
         "mlflow_run_id": dg.MetadataValue.text(run_id),
-        keys.MODEL_URI: dg.MetadataValue.text(f"models:/{config.model_name}/{version}"),
-        keys.MODEL_VERSION: dg.MetadataValue.int(version),
+        keys.MODEL_URI: dg.MetadataValue.text(registered.uri),
+        keys.MODEL_VERSION: dg.MetadataValue.int(registered.version),
     }
     links = {
         "mlflow_run_url": f"experiments/{run.info.experiment_id}/runs/{run_id}",
-        keys.MODEL_VERSION_URL: f"models/{config.model_name}/versions/{version}",
+        keys.MODEL_VERSION_URL: f"models/{config.model_name}/versions/{registered.version}",
     }
     for name, fragment in links.items():
         if url := mlflow.ui_url(fragment):
