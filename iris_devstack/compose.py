@@ -101,15 +101,27 @@ def unavailable() -> str | None:
     return None
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """`NAME=value` lines of a .env file; comments and blank lines skipped."""
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, separator, value = line.partition("=")
+        if not separator:
+            raise ValueError(f"{path}: not a NAME=value line: {line!r}")
+        values[name.strip()] = value.strip()
+    return values
+
+
 def fresh_env_file(path: Path) -> dict[str, str]:
     """Write a .env as a user edits .env.example: new secrets, free host ports; its values.
 
     The first part (the host's own commands) is pointed at this stack, as the README says.
     """
     lines = ENV_EXAMPLE.read_text().splitlines()
-    values = dict(
-        line.split("=", 1) for line in lines if "=" in line and not line.lstrip().startswith("#")
-    )
+    values = read_env_file(ENV_EXAMPLE)
     for name, value in values.items():
         if name in HOST_PORTS:
             values[name] = str(free_port())

@@ -16,9 +16,8 @@ from typing import Any
 import yaml
 
 from iris_devstack.checkout import REPO
+from iris_devstack.compose import COMPOSE_FILE
 
-COMPOSE_FILE = REPO / "docker-compose.yaml"
-ENV_EXAMPLE = REPO / ".env.example"
 DOCKERFILE = REPO / "Dockerfile"
 DAGSTER_HOME_DIR = REPO / "deploy" / "dagster_home"
 HELM_VALUES = REPO / "deploy" / "helm" / "values.yaml"
@@ -44,20 +43,6 @@ deployment that keeps asset values on a disk needs none of them."""
 
 class InterpolationError(ValueError):
     """A `${NAME:?message}` (or `${NAME?message}`) whose variable is missing."""
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """`NAME=value` lines of a .env file; comments and blank lines skipped."""
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, separator, value = line.partition("=")
-        if not separator:
-            raise ValueError(f"{path}: not a NAME=value line: {line!r}")
-        values[name.strip()] = value.strip()
-    return values
 
 
 def load_raw() -> dict[str, Any]:

@@ -5,12 +5,13 @@ from typing import Any
 import pytest
 
 from iris_assets_tests.deploy import _compose
+from iris_devstack.compose import ENV_EXAMPLE, read_env_file
 
 
 @pytest.fixture(scope="package")
 def env_example() -> dict[str, str]:
     """The committed .env.example, the .env that the compose tests interpolate with."""
-    return _compose.read_env_file(_compose.ENV_EXAMPLE)
+    return read_env_file(ENV_EXAMPLE)
 
 
 @pytest.fixture(scope="package")

@@ -17,6 +17,7 @@ from jsonschema import Draft7Validator
 
 from iris_assets_tests.deploy import _compose
 from iris_devstack.checkout import REPO
+from iris_devstack.compose import ENV_EXAMPLE, read_env_file
 from iris_devstack.mlflow_server import mlflow_server_args
 
 SCHEMA = Path(__file__).parent / "data" / "compose-spec.json"
@@ -93,7 +94,7 @@ def test_no_literal_secret() -> None:
     for text in strings:
         for match in re.finditer(r"://[^/\s:@]+:([^@\s]+)@", text):
             assert REQUIRED_REFERENCE.fullmatch(match.group(1)), text
-    example = _compose.read_env_file(_compose.ENV_EXAMPLE)
+    example = read_env_file(ENV_EXAMPLE)
     literals = [value for name, value in example.items() if SECRET_NAME.search(name) and value]
     for secret in (*literals, *TUTORIAL_PASSWORDS):
         assert not [text for text in strings if secret in text], secret
