@@ -4,6 +4,7 @@ import dagster as dg
 import psycopg
 
 from iris_assets.assets import iris_predictions
+from iris_assets.config import IrisDataConfig
 from iris_assets.iris_table import TABLE, newest_id_and_rows_after
 from iris_assets.resources.postgres import PostgresResource
 
@@ -22,12 +23,15 @@ retrain_schedule = dg.ScheduleDefinition(
 )
 
 
-def build_new_rows_sensor(min_new_rows: int) -> dg.SensorDefinition:
-    """A sensor that requests one retraining run once `min_new_rows` rows arrived.
+def build_new_rows_sensor(min_new_rows: int | None = None) -> dg.SensorDefinition:
+    """A sensor that requests one retraining run once `min_new_rows` rows arrived (by default a
+    whole new training window, iris_df's default `limit`).
 
     Its cursor is the highest `iris_data` id it has accounted for; Dagster stores it with the
     instance, so a daemon restart neither loses nor repeats a request.
     """
+    if min_new_rows is None:
+        min_new_rows = IrisDataConfig().limit
     if min_new_rows < 1:
         raise ValueError(f"min_new_rows must be 1 or more, not {min_new_rows}")
 

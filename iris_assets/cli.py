@@ -1,4 +1,5 @@
-"""`iris-assets`: fill `iris_data` as the tutorial's data generator does; serve the champion."""
+"""`iris-assets`: fill `iris_data` as the tutorial's data generator does; serve the champion;
+show the embedded MLflow store's UI."""
 
 import argparse
 import logging
@@ -8,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from iris_assets import iris_table, serving
+from iris_assets import iris_table, mlflow_ui, serving, settings
 
 if TYPE_CHECKING:
     from iris_assets.resources.postgres import PostgresResource
@@ -20,15 +21,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    resolved = settings.apply()
     if args.command == "serve":
         serving.run(args)
         return
+    if args.command == "mlflow-ui":
+        raise SystemExit(mlflow_ui.run(args))
     # Imported after parsing: Dagster and pandas take seconds that --help and bad usage need not.
-    from iris_assets.resources.postgres_from_env import DATABASE_URL_VARIABLE, postgres_from_env
+    from iris_assets.resources.postgres_from_env import postgres_from_env
 
-    postgres = postgres_from_env(resolve=True)
-    origin = "" if postgres.is_embedded else f" ({DATABASE_URL_VARIABLE})"
-    _log.info("Using %s%s", postgres.describe(), origin)
+    postgres = postgres_from_env(resolved, resolve=True)
+    _log.info("Using %s", postgres.describe())
     if args.command == "seed":
         seed(postgres)
     else:
@@ -97,7 +100,9 @@ def generate(
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="iris-assets",
-        description="Fill iris_data in IRIS_DATABASE_URL (unset: the embedded PostgreSQL).",
+        description="Fill iris_data in IRIS_DATABASE_URL (unset: the embedded PostgreSQL), serve "
+        "the champion, show the embedded MLflow store. Settings come from the environment, then "
+        ".env in the working directory.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("seed", help="Create iris_data if missing; insert the 150 iris rows once.")
@@ -121,6 +126,13 @@ def _parser() -> argparse.ArgumentParser:
         "(MLFLOW_TRACKING_URI), following the alias as it moves.",
     )
     serving.add_arguments(serve_parser)
+    mlflow_ui.add_arguments(
+        commands.add_parser(
+            "mlflow-ui",
+            help="Serve the MLflow UI of the embedded store under IRIS_HOME, lightly: one "
+            "worker, no job runner.",
+        )
+    )
     return parser
 
 

@@ -1,10 +1,8 @@
 """The one place that wires assets, resources and executor together."""
 
-import os
-
 import dagster as dg
 
-from iris_assets import _startup
+from iris_assets import _startup, settings
 
 _startup.hide_dagster_beta_notices()
 
@@ -29,9 +27,8 @@ with _startup.heavy_imports():
     )
     from iris_assets.resources.from_env import resources_from_env
 
-RETRAIN_MIN_NEW_ROWS = int(os.environ.get("IRIS_RETRAIN_MIN_NEW_ROWS") or 100)
-"""New rows that make the sensor retrain: by default a whole new training window (`limit`)."""
-
+resources = resources_from_env()
+"""Built first: it resolves the settings (iris_assets.settings) that the rest reads."""
 defs = dg.Definitions(
     assets=[
         iris_data,
@@ -51,9 +48,9 @@ defs = dg.Definitions(
         live_accuracy_holds,
     ],
     jobs=[retrain_job],
-    sensors=[build_new_rows_sensor(RETRAIN_MIN_NEW_ROWS)],
+    sensors=[build_new_rows_sensor(settings.retrain_min_new_rows())],
     schedules=[retrain_schedule],
-    resources=resources_from_env(),
+    resources=resources,
     # Steps share one process: the multiprocess default re-imports this module for every step.
     executor=dg.in_process_executor,
 )

@@ -5,42 +5,34 @@ real service replaces the embedded one.
 """
 
 import logging
-import os
 import warnings
 from functools import cache
 from pathlib import Path
 
 import psycopg
 
-from iris_assets import iris_table
-
-IRIS_HOME_ENV = "IRIS_HOME"
+from iris_assets import iris_table, settings
 
 _log = logging.getLogger(__name__)
 # pgserver narrates every pg_ctl call at INFO; its warnings and errors still show.
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
-def iris_home() -> Path:
-    """Where embedded state lives: `$IRIS_HOME`, or `.iris/` in the working directory."""
-    return Path(os.environ.get(IRIS_HOME_ENV) or ".iris").absolute()
-
-
 def database_url() -> str:
     """The URL of the embedded PostgreSQL, started (and on first use seeded) as needed."""
-    return _start_database(iris_home() / "pg")
+    return _start_database(settings.iris_home() / "pg")
 
 
 def tracking_uri() -> str:
     """The embedded MLflow tracking and registry store."""
-    home = iris_home()
+    home = settings.iris_home()
     home.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{home / 'mlflow.db'}"
 
 
 def artifact_root() -> Path:
     """Where experiments of the embedded store keep their artifacts."""
-    return iris_home() / "mlartifacts"
+    return settings.iris_home() / "mlartifacts"
 
 
 @cache

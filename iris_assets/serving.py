@@ -21,6 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from iris_assets import settings
+
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
@@ -39,22 +41,27 @@ def serve(model_name: str, alias: str, host: str, port: int, poll: float) -> Non
     # MLflow is imported here, not with the module: the CLI's other commands need none of it.
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient()
+    tracking_uri, store = tracking_store()
+    _log.info("Using %s", store)
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     uri = f"models:/{model_name}@{alias}"
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     server: subprocess.Popen[bytes] | None = None
     served: str | None = None
+    said: str | None = None
     try:
         while True:
-            version = _alias_version(client, model_name, alias)
-            if version is None and served is None:
-                _log.info("Waiting for %s: no version holds the alias yet", uri)
-            elif version is not None and version != served:
+            version, why_not = _alias_version(client, store, model_name, alias)
+            if why_not is not None and why_not != said:
+                # Said when it changes, not every poll: the reason stays until someone acts.
+                _log.warning("Not serving %s yet: %s", uri, why_not)
+            said = why_not
+            if version is not None and version != served:
                 if server is not None:
                     _log.info("%s moved from version %s to %s: restarting", uri, served, version)
                     _stop(server)
-                server = _start(model_name, version, host, port)
+                server = _start(tracking_uri, model_name, version, host, port)
                 served = version
                 _log.info("Serving %s (version %s) on http://%s:%d", uri, version, host, port)
             elif server is not None and server.poll() is not None:
@@ -69,28 +76,66 @@ def serve(model_name: str, alias: str, host: str, port: int, poll: float) -> Non
             _stop(server)
 
 
-def _alias_version(client: "MlflowClient", model_name: str, alias: str) -> str | None:
-    """The version the alias points at; None while it points nowhere or the server is away."""
+def tracking_store() -> tuple[str, str]:
+    """The tracking URI `serve` reads the registry from, as the graph resolves it (an unset
+    MLFLOW_TRACKING_URI is the embedded store under IRIS_HOME), and how to name it."""
+    from iris_assets import embedded
+
+    resolved = settings.resolve()[settings.TRACKING_URI.name]
+    if resolved.value is None:
+        return embedded.tracking_uri(), (
+            f"the embedded MLflow store {embedded.tracking_uri()} ({resolved.origin})"
+        )
+    public = settings.without_credentials(resolved.value)
+    return resolved.value, f"the MLflow tracking server {public} ({resolved.origin})"
+
+
+def _alias_version(
+    client: "MlflowClient", store: str, model_name: str, alias: str
+) -> tuple[str | None, str | None]:
+    """The version the alias points at, or why there is none: no such model, no version holding
+    the alias, or a store that does not answer. Each reason names the store it looked in."""
     from mlflow.exceptions import MlflowException
     from requests.exceptions import RequestException
 
     try:
-        return client.get_model_version_by_alias(model_name, alias).version
+        model = client.get_registered_model(model_name)
     except MlflowException as error:
-        if error.get_http_status_code() == 404 or "not found" in str(error).lower():
-            return None
-        _log.warning("Cannot read models:/%s@%s: %s", model_name, alias, error)
-    except RequestException as error:
-        _log.warning("Cannot reach the tracking server: %s", error)
-    return None
+        if error.get_http_status_code() != 404 and "RESOURCE_DOES_NOT_EXIST" not in str(error):
+            return None, f"cannot read the registry of {store}: {_one_line(error)}"
+        known = sorted(m.name for m in client.search_registered_models(max_results=20))
+        listed = ", ".join(known) if known else "none yet; a run of the graph registers one"
+        return None, (
+            f"{store} has no registered model named {model_name!r} (models there: {listed}); "
+            "check --model-name"
+        )
+    except (RequestException, OSError) as error:
+        return None, f"cannot reach {store}: {_one_line(error)}"
+    version = model.aliases.get(alias)
+    if version is None:
+        return None, (
+            f"no version of {model_name!r} in {store} holds the alias {alias!r} yet; "
+            "a run of the graph moves it to a version that proves itself"
+        )
+    return str(version), None
 
 
-def _start(model_name: str, version: str, host: str, port: int) -> subprocess.Popen[bytes]:
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _start(
+    tracking_uri: str, model_name: str, version: str, host: str, port: int
+) -> subprocess.Popen[bytes]:
     """`mlflow models serve` on one version, in a process group of its own: it runs uvicorn as a
     child, which `_stop` must reach too."""
     # MLflow starts uvicorn by name: it must find this environment's, activated or not.
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
+        "MLFLOW_TRACKING_URI": tracking_uri,
+    }
     return subprocess.Popen(
         [
             sys.executable,
@@ -165,6 +210,7 @@ def run(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings.apply()
     parser = argparse.ArgumentParser(prog="python -m iris_assets.serving", description=__doc__)
     add_arguments(parser)
     run(parser.parse_args())

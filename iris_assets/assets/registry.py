@@ -160,10 +160,15 @@ def _note(context: dg.AssetExecutionContext, mlflow: MLflowResource, iris_df: pd
         if not iris_df.empty
         else f"no rows of `{TABLE}`"
     )
+    url = mlflow.dagster_run_url(run_id)
+    dagster_run = (
+        f"[{run_id[:8]}]({url})"
+        if url
+        else f"`{run_id}` (instance `{context.instance.root_directory}`)"
+    )
     return (
         f"Trained and logged by the `{context.asset_key.to_user_string()}` asset of Dagster run "
-        f"[{run_id[:8]}]({mlflow.dagster_run_url(run_id)}) on {rows}, code version "
-        f"`{code_version()}`."
+        f"{dagster_run} on {rows}, code version `{code_version()}`."
     )
 
 

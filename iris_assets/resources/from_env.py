@@ -1,39 +1,46 @@
-"""The code location's resources, each setting from the environment variable that names it in this
-project; unset variables leave the resource on its embedded default."""
+"""The code location's resources, each setting from the variable that names it in this project
+(iris_assets.settings resolves them); unset variables leave a resource on its embedded default."""
 
-import os
 from urllib.parse import urlsplit
 
 import dagster as dg
 
+from iris_assets import settings
 from iris_assets.resources.io_managers import LocalValuesIOManager
 from iris_assets.resources.mlflow import MLflowResource
-from iris_assets.resources.postgres_from_env import env_var_if_set, postgres_from_env
+from iris_assets.resources.postgres_from_env import env_var, postgres_from_env
 
-_VALUES_S3_URI_VARIABLE = "IRIS_IO_S3_URI"
+_MLFLOW_FIELDS = {
+    "tracking_uri": settings.TRACKING_URI,
+    "s3_endpoint_url": settings.S3_ENDPOINT_URL,
+    "aws_access_key_id": settings.AWS_ACCESS_KEY_ID,
+    "aws_secret_access_key": settings.AWS_SECRET_ACCESS_KEY,
+    "ui_base_url": settings.MLFLOW_UI_URL,
+    "dagster_ui_url": settings.DAGSTER_UI_URL,
+}
+"""The mlflow resource's fields and the settings that fill them."""
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManagerFactory]:
     """The resources the assets, checks and sensor ask for, by the keys they ask with."""
+    resolved = settings.apply()
     return {
-        "io_manager": _values_io_manager(),
-        "postgres": postgres_from_env(),
+        "io_manager": _values_io_manager(resolved),
+        "postgres": postgres_from_env(resolved),
         "mlflow": MLflowResource(
-            tracking_uri=env_var_if_set("MLFLOW_TRACKING_URI"),
-            s3_endpoint_url=env_var_if_set("MLFLOW_S3_ENDPOINT_URL"),
-            aws_access_key_id=env_var_if_set("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=env_var_if_set("AWS_SECRET_ACCESS_KEY"),
-            ui_base_url=env_var_if_set("IRIS_MLFLOW_UI_URL"),
-            dagster_ui_url=env_var_if_set("IRIS_DAGSTER_UI_URL"),
+            **{field: env_var(resolved[s.name]) for field, s in _MLFLOW_FIELDS.items()},
+            origins={field: resolved[s.name].origin for field, s in _MLFLOW_FIELDS.items()},
         ),
     }
 
 
-def _values_io_manager() -> dg.ConfigurableIOManagerFactory:
+def _values_io_manager(
+    resolved: dict[str, settings.Resolved],
+) -> dg.ConfigurableIOManagerFactory:
     """Where the assets hand each other values: S3 where IRIS_IO_S3_URI says so (with the S3
     endpoint and keys MLflow's clients use), so that runs share no disk; else the instance's."""
-    location = os.environ.get(_VALUES_S3_URI_VARIABLE)
-    if not location:
+    location = resolved[settings.IO_S3_URI.name]
+    if location.value is None:
         return LocalValuesIOManager()
     # Only S3 deployments import dagster-aws (s3_values says why).
     from dagster_aws.s3 import S3Resource
@@ -43,21 +50,22 @@ def _values_io_manager() -> dg.ConfigurableIOManagerFactory:
     bucket, prefix = _bucket_and_prefix(location)
     return S3ValuesIOManager(
         s3_resource=S3Resource(
-            endpoint_url=env_var_if_set("MLFLOW_S3_ENDPOINT_URL"),
-            aws_access_key_id=env_var_if_set("AWS_ACCESS_KEY_ID"),
-            aws_secret_access_key=env_var_if_set("AWS_SECRET_ACCESS_KEY"),
+            endpoint_url=env_var(resolved[settings.S3_ENDPOINT_URL.name]),
+            aws_access_key_id=env_var(resolved[settings.AWS_ACCESS_KEY_ID.name]),
+            aws_secret_access_key=env_var(resolved[settings.AWS_SECRET_ACCESS_KEY.name]),
         ),
         s3_bucket=bucket,
         s3_prefix=prefix,
     )
 
 
-def _bucket_and_prefix(location: str) -> tuple[str, str]:
+def _bucket_and_prefix(location: settings.Resolved) -> tuple[str, str]:
     """`s3://bucket/some/prefix` as ('bucket', 'some/prefix'); anything else is refused."""
-    parts = urlsplit(location)
+    parts = urlsplit(location.value or "")
     if parts.scheme != "s3" or not parts.netloc:
         raise ValueError(
-            f"{_VALUES_S3_URI_VARIABLE} must look like s3://<bucket>/<prefix>, not {location!r}: "
-            "it says where the assets keep the values they hand each other."
+            f"{location.setting.name} must look like s3://<bucket>/<prefix>, not "
+            f"{location.value!r} ({location.origin}): it says where the assets keep the values "
+            "they hand each other."
         )
     return parts.netloc, parts.path.strip("/")

@@ -5,6 +5,8 @@ from typing import Any
 import dagster as dg
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 
+from iris_assets.local_instance import describe_instance
+
 
 class LocalValuesIOManager(dg.FilesystemIOManager):
     """Dagster's filesystem IO manager; an input never stored fails at once, saying what to run.
@@ -17,6 +19,10 @@ class LocalValuesIOManager(dg.FilesystemIOManager):
         self, context: dg.InitResourceContext
     ) -> PickledObjectFilesystemIOManager:
         base_dir = self.base_dir or context.instance.storage_directory()
+        if context.run is not None and context.log is not None:
+            context.log.info(
+                f"Using {describe_instance(context.instance)}; asset values in {base_dir}"
+            )
         return _SaysWhatIsMissing(base_dir=base_dir)
 
 

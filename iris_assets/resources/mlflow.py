@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from types import FrameType
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import dagster as dg
 import mlflow
@@ -20,6 +20,7 @@ from pydantic import Field
 from requests.exceptions import RequestException
 
 from iris_assets import embedded
+from iris_assets.settings import without_credentials
 
 _DIRECT_S3_TRANSFERS = (
     "MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD",
@@ -27,9 +28,9 @@ _DIRECT_S3_TRANSFERS = (
 )
 """MLflow's switches for moving artifacts between client and S3 past a proxying server."""
 EMBEDDED_UI_URL = "http://localhost:5000"
-"""Where `mlflow ui` serves by default: the links' base for the embedded store."""
-DAGSTER_UI_URL = "http://localhost:3000"
-"""Where `dagster dev` serves the Dagster UI by default."""
+"""Where `iris-assets mlflow-ui` serves by default: the links' base for the embedded store."""
+EMBEDDED_UI_COMMAND = "uv run iris-assets mlflow-ui"
+"""The command that serves the embedded store's UI at EMBEDDED_UI_URL."""
 
 _UNREACHABLE = ("NewConnectionError", "Connection refused", "ConnectTimeout", "Read timed out")
 """How requests says the server itself did not answer (as opposed to answering with an error)."""
@@ -71,8 +72,8 @@ class MLflowResource(dg.ConfigurableResource):
     )
     dagster_ui_url: str | None = Field(
         default=None,
-        description="Where people open the Dagster UI, for the link back from each MLflow run; "
-        f"unset: {DAGSTER_UI_URL}, where `dagster dev` serves it.",
+        description="Where people open the Dagster UI that holds this instance's runs, for the "
+        "link back from each MLflow run; unset: no link, the run is named with its instance.",
     )
     http_max_retries: int = Field(
         default=2, ge=0, description="Retries of one HTTP request before the step fails."
@@ -87,6 +88,15 @@ class MLflowResource(dg.ConfigurableResource):
         "it, all its requests and MLflow's retries together, before it fails (a server that "
         "accepts connections and never answers).",
     )
+    origins: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where each field's value came from, by field (e.g. tracking_uri: "
+        "'MLFLOW_TRACKING_URI from .env'), for the messages that name it.",
+    )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None and context.log is not None:
+            context.log.info(f"Using {self.describe()}")
 
     @property
     def is_embedded(self) -> bool:
@@ -96,14 +106,26 @@ class MLflowResource(dg.ConfigurableResource):
         return self.tracking_uri or embedded.tracking_uri()
 
     def describe(self) -> str:
-        """One line naming the tracking store in use: the embedded one, or `tracking_uri`."""
-        if self.is_embedded:
-            return f"embedded MLflow store {self.resolved_tracking_uri()}"
-        return f"MLflow tracking server {self.public_uri()}"
+        """The tracking store in use, the embedded one or `tracking_uri`, and where that setting
+        came from."""
+        where = (
+            f"embedded MLflow store {self.resolved_tracking_uri()}"
+            if self.is_embedded
+            else f"MLflow tracking server {self.public_uri()}"
+        )
+        origin = self.origins.get("tracking_uri")
+        return f"{where} ({origin})" if origin else where
+
+    def _setting(self, *fields: str) -> str:
+        """The settings behind `fields`, as messages name them."""
+        named = [self.origins.get(field) or field for field in fields]
+        if all(field in self.origins for field in fields):
+            return ", ".join(named)
+        return f"{', '.join(named)} of the mlflow resource"
 
     def public_uri(self) -> str:
         """The tracking URI without any credentials in it: safe for logs, links and errors."""
-        return _without_credentials(self.resolved_tracking_uri())
+        return without_credentials(self.resolved_tracking_uri())
 
     def client(self) -> MlflowClient:
         uri = self.resolved_tracking_uri()
@@ -115,10 +137,10 @@ class MLflowResource(dg.ConfigurableResource):
 
         `ui_base_url` is for where the two differ: in the Compose stack the code reaches the
         server by its service name, which only the containers resolve. The embedded store's UI
-        is `mlflow ui` on its default address (`ui_command`).
+        is `iris-assets mlflow-ui` on its default address (`ui_command`).
         """
         if self.ui_base_url:
-            base = _without_credentials(self.ui_base_url)
+            base = without_credentials(self.ui_base_url)
         else:
             base = EMBEDDED_UI_URL if self.is_embedded else self.public_uri()
         if not base.startswith(("http://", "https://")):
@@ -129,12 +151,15 @@ class MLflowResource(dg.ConfigurableResource):
         """The command that serves the embedded store's UI at the links; None for a server."""
         if not self.is_embedded:
             return None
-        return f"uv run mlflow ui --backend-store-uri {self.resolved_tracking_uri()}"
+        return EMBEDDED_UI_COMMAND
 
-    def dagster_run_url(self, run_id: str) -> str:
-        """The Dagster UI's page of a run, for the MLflow run's description."""
-        base = _without_credentials(self.dagster_ui_url or DAGSTER_UI_URL)
-        return f"{base.rstrip('/')}/runs/{run_id}"
+    def dagster_run_url(self, run_id: str) -> str | None:
+        """The Dagster UI's page of a run, for the MLflow run's description; None where no UI
+        that holds this instance's runs is known (`dagster_ui_url` unset): a guessed address may
+        be another instance's UI, which says "No run found"."""
+        if not self.dagster_ui_url:
+            return None
+        return f"{without_credentials(self.dagster_ui_url).rstrip('/')}/runs/{run_id}"
 
     @contextmanager
     def activated(self, task: str = "its work") -> Iterator[None]:
@@ -220,12 +245,11 @@ class MLflowResource(dg.ConfigurableResource):
         text = " ".join(str(error).split()).replace(self.resolved_tracking_uri(), self.public_uri())
         if self.is_embedded:
             where = self._where()
-            advice = "check that IRIS_HOME is writable"
+            advice = f"check that IRIS_HOME is writable ({self._setting('tracking_uri')})"
         elif isinstance(error, _s3_errors()):
             where = f"the S3 artifact store at {self.s3_endpoint_url or 'the AWS default'}"
-            advice = (
-                "check s3_endpoint_url, aws_access_key_id and aws_secret_access_key of the mlflow "
-                "resource"
+            advice = "check " + self._setting(
+                "s3_endpoint_url", "aws_access_key_id", "aws_secret_access_key"
             )
         elif "mlflow-artifacts" in text and not any(m in text for m in _UNREACHABLE):
             where = f"the artifact store behind the MLflow server at {self.public_uri()}"
@@ -235,7 +259,7 @@ class MLflowResource(dg.ConfigurableResource):
             )
         else:
             where = self._where()
-            advice = "check that it is running and tracking_uri of the mlflow resource"
+            advice = f"check that it is running and {self._setting('tracking_uri')}"
         refused = any(code in text for code in _S3_REFUSALS)
         # MLflow retried the request http_max_retries times, each for http_timeout_seconds: a
         # retry of the step would wait as long again (the deadline bounds the step as a whole).
@@ -306,14 +330,6 @@ class MLflowResource(dg.ConfigurableResource):
             "AWS_SECRET_ACCESS_KEY": self.aws_secret_access_key,
         }
         return {name: value for name, value in settings.items() if value}
-
-
-def _without_credentials(uri: str) -> str:
-    """`uri` without user and password, so it can go into logs, links and errors."""
-    parts = urlsplit(uri)
-    if parts.password is None and parts.username is None:
-        return parts.geturl()
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _s3_errors() -> tuple[type[Exception], ...]:

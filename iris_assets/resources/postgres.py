@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import Field
 
-from iris_assets import embedded
+from iris_assets import embedded, settings
 from iris_assets.resources import _psycopg_rows
 
 if TYPE_CHECKING:
@@ -53,6 +53,15 @@ class PostgresResource(dg.ConfigurableResource):
         description="How long to wait for a lock another run holds to take turns (moving the "
         "champion alias); longer than the MLflow resource's deadline, which bounds the holder.",
     )
+    origins: dict[str, str] = Field(
+        default_factory=dict,
+        description="Where each field's value came from, by field (e.g. database_url: "
+        "'IRIS_DATABASE_URL from .env'), for the messages that name it.",
+    )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if context.run is not None and context.log is not None:
+            context.log.info(f"Using {self.describe()}")
 
     @property
     def is_embedded(self) -> bool:
@@ -75,10 +84,19 @@ class PostgresResource(dg.ConfigurableResource):
         return f"{url}?host={host}" if host.startswith("/") else url
 
     def describe(self) -> str:
-        """One line naming the database in use: the embedded one, or the one at `database_url`."""
-        if self.is_embedded:
-            return f"embedded PostgreSQL under {embedded.iris_home() / 'pg'}"
-        return f"PostgreSQL {self.public_url()}"
+        """The database in use, the embedded one or the one at `database_url`, and where that
+        setting came from."""
+        where = (
+            f"embedded PostgreSQL under {settings.iris_home() / 'pg'}"
+            if self.is_embedded
+            else f"PostgreSQL {self.public_url()}"
+        )
+        origin = self.origins.get("database_url")
+        return f"{where} ({origin})" if origin else where
+
+    def setting(self) -> str:
+        """The setting that chose this database, as messages name it."""
+        return self.origins.get("database_url") or "database_url of the postgres resource"
 
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -238,9 +256,9 @@ class PostgresResource(dg.ConfigurableResource):
     def _connection_failure(self, error: str) -> dg.Failure:
         """Which server, what went wrong and what to check; refused credentials are not retried."""
         setting = (
-            "the embedded server under IRIS_HOME"
+            f"the embedded server under IRIS_HOME ({self.setting()})"
             if self.is_embedded
-            else "database_url of the postgres resource"
+            else self.setting()
         )
         reason = " ".join(error.split()) or "no reason given"
         refused = any(marker in reason for marker in _CREDENTIALS_REFUSED)

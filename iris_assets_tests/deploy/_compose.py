@@ -192,7 +192,8 @@ def variables_read(paths: Iterable[Path]) -> dict[str, bool]:
     A read is a call whose callee mentions "env" (`os.environ.get`, `os.getenv`, `dg.EnvVar`,
     a helper such as `_env`) with a variable name, given literally or as a module constant, as
     its first argument, or `os.environ[...]`. A default is a literal fallback:
-    `os.environ.get(NAME) or 100`, `os.environ.get(NAME, "x")`.
+    `os.environ.get(NAME) or 100`, `os.environ.get(NAME, "x")`. A `Setting("NAME", ...)` of
+    iris_assets.settings, which every entry point resolves, is a read with a default.
     """
     defaulted: dict[str, bool] = {}
     for path in paths:
@@ -202,7 +203,11 @@ def variables_read(paths: Iterable[Path]) -> dict[str, bool]:
         for node in ast.walk(tree):
             name: str | None = None
             has_default = False
-            if isinstance(node, ast.Call) and node.args and "env" in ast.unparse(node.func).lower():
+            if isinstance(node, ast.Call) and node.args and ast.unparse(node.func) == "Setting":
+                name, has_default = _string_value(node.args[0], constants), True
+            elif (
+                isinstance(node, ast.Call) and node.args and "env" in ast.unparse(node.func).lower()
+            ):
                 name = _string_value(node.args[0], constants)
                 has_default = node in fallbacks or (
                     len(node.args) > 1 and _is_literal(node.args[1])
