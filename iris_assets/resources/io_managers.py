@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 
-from iris_assets.local_instance import describe_instance
+from iris_assets.local_instance import describe_instance, missing_console_settings
 
 
 class LocalValuesIOManager(dg.FilesystemIOManager):
@@ -19,11 +19,18 @@ class LocalValuesIOManager(dg.FilesystemIOManager):
         self, context: dg.InitResourceContext
     ) -> PickledObjectFilesystemIOManager:
         base_dir = self.base_dir or context.instance.storage_directory()
-        if context.run is not None and context.log is not None:
-            context.log.info(
-                f"Using {describe_instance(context.instance)}; asset values in {base_dir}"
-            )
+        say_where_runs_go(context, values=base_dir)
         return _SaysWhatIsMissing(base_dir=base_dir)
+
+
+def say_where_runs_go(context: dg.InitResourceContext, values: str) -> None:
+    """At a run's start: the Dagster instance and where asset values go, and a warning where the
+    instance would leave the run's console without its settings."""
+    if context.run is None or context.log is None or context.instance is None:
+        return
+    context.log.info(f"Using {describe_instance(context.instance)}; asset values in {values}")
+    if missing := missing_console_settings(context.instance):
+        context.log.warning(missing)
 
 
 class _SaysWhatIsMissing(PickledObjectFilesystemIOManager):

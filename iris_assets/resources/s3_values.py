@@ -8,8 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_aws.s3 import S3PickleIOManager
 
-from iris_assets.local_instance import describe_instance
-from iris_assets.resources.io_managers import missing_input
+from iris_assets.resources.io_managers import missing_input, say_where_runs_go
 from iris_assets.settings import IO_S3_URI
 
 
@@ -17,11 +16,9 @@ class S3ValuesIOManager(S3PickleIOManager):
     """dagster-aws's S3 IO manager; an input never stored fails at once, saying what to run."""
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        if context.run is not None and context.log is not None and context.instance:
-            context.log.info(
-                f"Using {describe_instance(context.instance)}; asset values in "
-                f"s3://{self.s3_bucket}/{self.s3_prefix} ({IO_S3_URI.name})"
-            )
+        say_where_runs_go(
+            context, values=f"s3://{self.s3_bucket}/{self.s3_prefix} ({IO_S3_URI.name})"
+        )
 
     def load_input(self, context: dg.InputContext) -> Any:
         try:
