@@ -67,6 +67,17 @@ class IrisHomeComputeLogs(LocalComputeLogManager):
         return cls(base_dir=str(instance_directory() / "storage"), inst_data=inst_data)
 
 
+def instance_location(instance: DagsterInstance) -> str:
+    """Where the instance keeps its runs, as a person finds it again (not the temporary directory
+    Dagster's CLI opens the local instance from)."""
+    dagster_home = settings.resolve()[settings.DAGSTER_HOME.name]
+    if dagster_home.value is not None:
+        return dagster_home.value
+    if not instance.is_ephemeral and _stored_under_iris_home(instance):
+        return str(instance_directory())
+    return instance.root_directory
+
+
 def describe_instance(instance: DagsterInstance) -> str:
     """The Dagster instance a run uses and what chose it, for the line a run starts with."""
     dagster_home = settings.resolve()[settings.DAGSTER_HOME.name]

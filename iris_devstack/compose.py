@@ -115,10 +115,22 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+HOST_SETTINGS = (
+    "IRIS_DATABASE_URL",
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_S3_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+)
+"""The first part of .env.example, commented out there: uncommented, it points the host's own
+commands at the stack."""
+
+
 def fresh_env_file(path: Path) -> dict[str, str]:
     """Write a .env as a user edits .env.example: new secrets, free host ports; its values.
 
-    The first part (the host's own commands) is pointed at this stack, as the README says.
+    The first part (the host's own commands) is uncommented and pointed at this stack, as the
+    README says.
     """
     lines = ENV_EXAMPLE.read_text().splitlines()
     values = read_env_file(ENV_EXAMPLE)
@@ -141,10 +153,12 @@ def fresh_env_file(path: Path) -> dict[str, str]:
     path.write_text(
         "\n".join(
             f"{name}={values[name]}"
-            if name in values and "=" in line and not line.startswith("#")
+            if name in values
+            and "=" in line
+            and (not line.startswith("#") or name in HOST_SETTINGS)
             else line
             for line in lines
-            for name in [line.partition("=")[0]]
+            for name in [line.partition("=")[0].removeprefix("# ")]
         )
         + "\n"
     )

@@ -26,6 +26,7 @@ from iris_assets.assets._dataset_source import PostgresQuerySource
 from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
 from iris_assets.config import RegistryConfig, SplitConfig, SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL, NEWEST_ROWS, TABLE
+from iris_assets.local_instance import instance_location
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 
@@ -164,7 +165,7 @@ def _note(context: dg.AssetExecutionContext, mlflow: MLflowResource, iris_df: pd
     dagster_run = (
         f"[{run_id[:8]}]({url})"
         if url
-        else f"`{run_id}` (instance `{context.instance.root_directory}`)"
+        else f"`{run_id}` (instance `{instance_location(context.instance)}`)"
     )
     return (
         f"Trained and logged by the `{context.asset_key.to_user_string()}` asset of Dagster run "

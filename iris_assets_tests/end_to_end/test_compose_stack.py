@@ -10,6 +10,7 @@ import ast
 import hashlib
 import json
 import os
+import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -28,10 +29,10 @@ from iris_assets.iris_table import FEATURES
 from iris_assets_tests import _bucket
 from iris_assets_tests.end_to_end.conftest import STACK_NOTES
 from iris_devstack import browser, compose
+from iris_devstack.checkout import REPO
 from iris_devstack.dagster_graphql import launch_materialize_all, wait_for_run
 from iris_devstack.materialize import materialize
 from iris_devstack.registry import registered_version
-from iris_devstack.service_env import SERVICE_VARIABLES
 
 LONG_RUNNING = (
     "postgres-server",
@@ -122,12 +123,15 @@ def host_version(
     clicked_run: Materialization,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> ModelVersion:
-    """The README's main command on the host after `set -a; . .env`: .env's service variables."""
+    """The README's main command on the host, run where the stack's .env is, with its first part
+    uncommented: nothing exported, the command reads .env itself."""
     workdir = tmp_path_factory.mktemp("host")
-    env = {name: value for name, value in stack.env.items() if name in SERVICE_VARIABLES}
-    env |= {"DAGSTER_HOME": str(workdir)}
-    result, _ = materialize("*", cwd=workdir, env=env)
+    shutil.copy(stack.env_file, workdir / ".env")
+    shutil.copy(REPO / "dagster.yaml", workdir)
+    result, _ = materialize("*", cwd=workdir, env={})
     assert result.returncode == 0, result.stderr[-4000:]
+    assert "Using PostgreSQL postgresql://" in result.stderr
+    assert "(IRIS_DATABASE_URL from .env)" in result.stderr
     return _latest_version(stack)
 
 
@@ -297,6 +301,17 @@ def test_the_host_command_trains_on_the_stack_with_the_env_file(
     """The main command on the host, with the first part of .env set, registers in the stack."""
     assert int(host_version.version) == int(clicked_run.version.version) + 1
     assert _bucket.model_files(_s3(stack), host_version) >= _bucket.MODEL_FILES
+
+
+def test_the_host_run_links_to_no_dagster_ui_that_lacks_it(
+    stack: compose.ComposeStack, host_version: ModelVersion
+) -> None:
+    """The host's run lives in the host's instance, not the stack's: its MLflow run names that
+    instance instead of linking to the stack's UI, which would say "No run found"."""
+    note = MlflowClient(stack.mlflow_url).get_run(host_version.run_id).data.tags
+    description = note["mlflow.note.content"]
+    assert "/runs/" not in description
+    assert ".iris/dagster" in description
 
 
 def test_s3_console_shows_the_model_files(
