@@ -1,41 +1,16 @@
 """`iris-assets serve` as a process against the MLflow tracking server: the champion over HTTP."""
 
-import json
-import sys
-import time
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
 import psutil
 
-from iris_assets.iris_table import FEATURES
 from iris_assets_tests._graph import run_graph
+from iris_assets_tests.end_to_end._serving import CLI, SETOSA, VIRGINICA, predict, wait_for_line
 from iris_devstack.ports import free_port
 from iris_devstack.processes import background_process, wait_for_http
 from iris_devstack.service_env import environ_without_services
-
-CLI = str(Path(sys.executable).with_name("iris-assets"))
-SETOSA, VIRGINICA = [5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]
-
-
-def _predict(url: str, rows: list[list[float]]) -> list[int]:
-    """POST /invocations with rows in MLflow's dataframe_split format, as the README's curl does."""
-    body = json.dumps({"dataframe_split": {"columns": list(FEATURES), "data": rows}}).encode()
-    request = urllib.request.Request(
-        f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)["predictions"]
-
-
-def _wait_for_line(log: Path, text: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in log.read_text():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{text!r} not in {log} after {timeout:.0f}s:\n{log.read_text()}")
-        time.sleep(0.5)
 
 
 def _served_on(port: int, serve_pid: int) -> list[str]:
@@ -77,11 +52,11 @@ def test_serves_the_champion_and_follows_the_alias(
         wait_for_http(f"{url}/ping", 180, server)
         assert "Serving models:/served_model@champion (version 1)" in log.read_text()
         assert _served_on(port, server.pid) == ["models:/served_model/1"]
-        assert _predict(url, [SETOSA, VIRGINICA]) == [0, 2]
+        assert predict(url, [SETOSA, VIRGINICA]) == [0, 2]
 
         # Version 2 scores as version 1 on the same rows: a tie, which goes to the newer version.
         assert run_graph(graph_resources, instance, ops=ops).success
-        _wait_for_line(log, "Serving models:/served_model@champion (version 2)", 60)
+        wait_for_line(log, "Serving models:/served_model@champion (version 2)", 60)
         wait_for_http(f"{url}/ping", 180, server)
         assert _served_on(port, server.pid) == ["models:/served_model/2"]
-        assert _predict(url, [SETOSA]) == [0]
+        assert predict(url, [SETOSA]) == [0]
