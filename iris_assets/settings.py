@@ -14,7 +14,6 @@ fills in from `.env` what Dagster did not, so that every command sees the same v
 """
 
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -220,15 +219,14 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 
 def _startup_environ() -> dict[str, str]:
-    """The environment the interpreter started with: `os.environ` is a copy of it that later
-    assignments change; the `posix` (or `nt`) module's own copy they leave alone."""
-    if sys.platform == "win32":
-        import nt
-
-        return dict(nt.environ)
-    import posix
-
+    """The environment the process was started with, before anything in it (Dagster's CLI loading
+    `.env`) changed `os.environ`: Linux keeps it apart in /proc. Elsewhere there is no such
+    record, and a value Dagster took from .env counts as .env's."""
+    try:
+        block = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return dict(os.environ)
+    pairs = (entry.partition(b"=") for entry in block.split(b"\0") if b"=" in entry)
     return {
-        key.decode(errors="replace"): value.decode(errors="replace")
-        for key, value in posix.environ.items()
+        name.decode(errors="replace"): value.decode(errors="replace") for name, _, value in pairs
     }
