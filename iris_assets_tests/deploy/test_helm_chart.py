@@ -16,6 +16,7 @@ from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config_schema
 from dagster._core.run_coordinator import QueuedRunCoordinator
 from dagster._serdes.config_class import ConfigurableClassData
+from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
 from dagster_k8s.container_context import K8sContainerContext
 from jsonschema import validators
 from referencing import Registry, Resource
@@ -301,6 +302,14 @@ def test_the_charts_queued_type_cannot_carry_the_retries(values: dict[str, Any])
     built = _build(render_instance(queued)["run_coordinator"])
     assert built.get_run_queue_config().max_user_code_failure_retries == 0
     assert custom["max_user_code_failure_retries"] > 0
+
+
+def test_a_running_steps_output_reaches_s3_before_the_step_ends(values: dict[str, Any]) -> None:
+    """The compute log manager Dagster builds from the chart's dagster.yaml uploads partial
+    stdout/stderr at an interval, so the UI shows a running step's output."""
+    manager = _build(render_instance(values)["compute_logs"])
+    assert isinstance(manager, S3ComputeLogManager)
+    assert manager.upload_interval is not None and manager.upload_interval > 0
 
 
 def test_the_ui_shows_no_community_dialog_as_in_compose(
