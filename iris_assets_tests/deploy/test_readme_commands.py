@@ -4,6 +4,10 @@ split them, in the order an operator types them."""
 import re
 import shlex
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from iris_assets_tests.deploy import _compose
 from iris_devstack.checkout import REPO
@@ -115,3 +119,56 @@ def test_kubernetes_steps_create_the_namespace_before_applying_into_it() -> None
         assert any(words[0] == "kubectl" for words in in_namespace), source
         assert any(words[0] == "helm" for words in in_namespace), source
         assert namespace_used_before_created(lines) == [], source
+
+
+def _exec_command(words: list[str]) -> tuple[str, list[str]] | None:
+    """(service, command) of a `docker compose exec`, or None for any other command."""
+    if words[:3] != ["docker", "compose", "exec"]:
+        return None
+    rest = words[3:]
+    while rest and rest[0].startswith("-"):
+        option = rest.pop(0)
+        if option in ("-e", "--env", "-u", "--user", "-w", "--workdir", "--index"):
+            rest.pop(0)
+    return rest[0], rest[1:]
+
+
+def _in_repo(image_path: str) -> Path | None:
+    """The checkout's file that the image's final stage copies to `image_path`, if any."""
+    for keyword, arguments in _compose.dockerfile_final_stage():
+        words = shlex.split(arguments)
+        if keyword != "COPY" or any(word.startswith("--from=") for word in words):
+            continue
+        *sources, target = words
+        for source in sources:
+            if source.endswith("/") and image_path.startswith(target.rstrip("/") + "/"):
+                return REPO / source / image_path[len(target.rstrip("/")) + 1 :]
+            if image_path == target:
+                return REPO / source
+    return None
+
+
+def test_compose_automation_commands_name_the_workspace_the_image_holds(
+    compose: dict[str, Any],
+) -> None:
+    """The container has no pyproject.toml to find the definitions by: the README's `docker
+    compose exec ... dagster sensor|schedule` commands pass a workspace file that the image
+    holds, in a service that runs the image."""
+    services = compose["services"]
+    [project_image] = _compose.built_images(services)
+    found = set()
+    for words in commands(README.read_text()):
+        parsed = _exec_command(words)
+        if parsed is None or parsed[1][:1] != ["dagster"]:
+            continue
+        service, args = parsed
+        if args[1] not in ("sensor", "schedule"):
+            continue
+        found.add(args[1])
+        assert services[service]["image"] == project_image, shlex.join(words)
+        workspace = _compose.option(args, "-w", "--workspace")
+        assert workspace, f"no workspace file: {shlex.join(words)}"
+        source = _in_repo(workspace)
+        assert source is not None and source.is_file(), f"the image holds no {workspace}"
+        assert yaml.safe_load(source.read_text())["load_from"], source
+    assert found == {"sensor", "schedule"}
