@@ -288,10 +288,27 @@ def image_environment() -> dict[str, str]:
     return env
 
 
+def built_images(services: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """Images that services of the compose file build (the project's own)."""
+    return {service["image"] for service in services.values() if "build" in service}
+
+
+def depends_on(services: Mapping[str, Mapping[str, Any]], name: str) -> set[str]:
+    """Every service that `name` waits for, directly or through another."""
+    found: set[str] = set()
+    pending = [name]
+    while pending:
+        for target in services[pending.pop()].get("depends_on") or {}:
+            if target not in found:
+                found.add(target)
+                pending.append(target)
+    return found
+
+
 def external_images() -> set[str]:
     """Images the stack pulls: the compose file's (but the project's own) and the Dockerfile's."""
-    services = load_raw()["services"].values()
-    pulled = {service["image"] for service in services if "build" not in service}
+    services = load_raw()["services"]
+    pulled = {service["image"] for service in services.values()} - built_images(services)
     froms = [
         arguments.split() for keyword, arguments in dockerfile_instructions() if keyword == "FROM"
     ]

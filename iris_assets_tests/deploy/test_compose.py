@@ -41,7 +41,8 @@ def _strings(value: Any) -> list[str]:
 
 def _service_env(service: dict[str, Any]) -> dict[str, str]:
     """What a container of the service sees: its image's ENV, then its `environment`."""
-    image_env = _compose.image_environment() if "build" in service else {}
+    project_image = service.get("image") in _compose.built_images(_compose.load_raw()["services"])
+    image_env = _compose.image_environment() if project_image else {}
     return {**image_env, **_compose.environment(service)}
 
 
@@ -276,16 +277,33 @@ def test_mlflow_server_runs_like_the_suites(compose: dict[str, Any]) -> None:
 def test_one_project_image_serves_everything_but_postgres_and_s3(
     compose: dict[str, Any],
 ) -> None:
-    """Services build the one Dockerfile, or run the PostgreSQL or the SeaweedFS image."""
-    images = set()
-    for name, service in compose["services"].items():
+    """Services run the image built from the one Dockerfile, or the PostgreSQL or the SeaweedFS
+    image."""
+    services = compose["services"]
+    [project_image] = _compose.built_images(services)
+    for name, service in services.items():
         if "build" in service:
             assert service["build"]["context"] == "."
             assert service["build"]["dockerfile"] == _compose.DOCKERFILE.name
-            images.add(service["image"])
-        else:
+        elif service["image"] != project_image:
             assert service["image"].partition(":")[0] in ("postgres", "chrislusf/seaweedfs"), name
-    assert len(images) == 1
+
+
+def test_the_project_image_is_built_once(compose: dict[str, Any]) -> None:
+    """`up --build` builds the project image once: exactly one service builds it; every other
+    service of that image has no `build:`, never pulls it (no registry has it) and starts after
+    the builder, so the image exists by then whichever services `up` names."""
+    services = compose["services"]
+    builders = [name for name, service in services.items() if "build" in service]
+    assert len(builders) == 1, builders
+    [builder] = builders
+    image = services[builder]["image"]
+    runners = {name for name, service in services.items() if service.get("image") == image}
+    assert runners - {builder}, "no other service runs the built image"
+    for name in runners - {builder}:
+        assert "build" not in services[name], name
+        assert services[name].get("pull_policy") == "never", name
+        assert builder in _compose.depends_on(services, name), name
 
 
 def test_postgresql_is_a_supported_major_with_its_data_on_the_volume(

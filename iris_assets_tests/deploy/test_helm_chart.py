@@ -10,6 +10,13 @@ from typing import Any
 
 import pytest
 import yaml
+from dagster import Shape
+from dagster._config import validate_config
+from dagster._core.errors import DagsterInvalidConfigError
+from dagster._core.instance.config import dagster_instance_config_schema
+from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster._serdes.config_class import ConfigurableClassData
+from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
 from dagster_k8s.container_context import K8sContainerContext
 from jsonschema import validators
 from referencing import Registry, Resource
@@ -26,6 +33,49 @@ KUBERNETES_DEFINITIONS = (
 )
 """Where the chart's schema looks for Kubernetes' definitions; offline, kubernetes-validate's."""
 SUBCHART = "dagster-user-deployments"
+CHART_INSTANCE_KEYS = frozenset(
+    {
+        "scheduler",
+        "schedule_storage",
+        "run_launcher",
+        "run_storage",
+        "event_log_storage",
+        "run_coordinator",
+        "compute_logs",
+        "python_logs",
+        "run_monitoring",
+        "run_retries",
+        "sensors",
+        "schedules",
+        "auto_materialize",
+        "concurrency",
+        "telemetry",
+        "retention",
+    }
+)
+"""Keys of dagster.yaml that the chart's instance ConfigMap writes from its own values; one that
+additionalInstanceConfig wrote as well would be a duplicate key."""
+S3_COMPUTE_LOG_KEYS = {
+    "localDir": "local_dir",
+    "prefix": "prefix",
+    "useSsl": "use_ssl",
+    "verifyCertPath": "verify_cert_path",
+    "endpointUrl": "endpoint_url",
+    "skipEmptyFiles": "skip_empty_files",
+    "uploadInterval": "upload_interval",
+    "uploadExtraArgs": "upload_extra_args",
+    "showUrlOnly": "show_url_only",
+    "region": "region",
+}
+"""The optional keys the chart's S3 compute log template writes, each only when it is set."""
+QUEUED_COORDINATOR_KEYS = {
+    "tagConcurrencyLimits": "tag_concurrency_limits",
+    "dequeueIntervalSeconds": "dequeue_interval_seconds",
+    "dequeueUseThreads": "dequeue_use_threads",
+    "dequeueNumWorkers": "dequeue_num_workers",
+}
+"""The keys the chart's QueuedRunCoordinator template writes besides max_concurrent_runs: no
+retry setting among them."""
 
 
 def _json(name: str) -> Any:
@@ -79,9 +129,63 @@ def _subchart_values(values: dict[str, Any]) -> dict[str, Any]:
     return helm_merge(_json("user-deployments.values.defaults.json"), section)
 
 
+def render_instance(values: dict[str, Any]) -> dict[str, Any]:
+    """The parts of the chart's dagster.yaml that the values here choose, as the chart's templates
+    write them (templates/configmap-instance.yaml and helpers/instance/, transcribed): the run
+    coordinator, the S3 compute log manager and the keys of additionalInstanceConfig."""
+    chart = _chart_values(values)
+    instance: dict[str, Any] = dict(chart.get("additionalInstanceConfig") or {})
+    daemon = chart["dagsterDaemon"]
+    coordinator = daemon["runCoordinator"]
+    if daemon["enabled"] and coordinator["enabled"]:
+        if coordinator["type"] == "CustomRunCoordinator":
+            custom = coordinator["config"]["customRunCoordinator"]
+            instance["run_coordinator"] = {k: custom[k] for k in ("module", "class", "config")}
+        else:
+            queued = coordinator["config"]["queuedRunCoordinator"]
+            limit = queued.get("maxConcurrentRuns")
+            config = {"max_concurrent_runs": -1 if limit is None else limit}
+            config |= {
+                key: queued[k] for k, key in QUEUED_COORDINATOR_KEYS.items() if queued.get(k)
+            }
+            instance["run_coordinator"] = {
+                "module": "dagster.core.run_coordinator",
+                "class": "QueuedRunCoordinator",
+                "config": config,
+            }
+    logs = chart["computeLogManager"]
+    assert logs["type"] == "S3ComputeLogManager", "only the S3 template is transcribed here"
+    s3 = logs["config"]["s3ComputeLogManager"]
+    instance["compute_logs"] = {
+        "module": "dagster_aws.s3.compute_log_manager",
+        "class": "S3ComputeLogManager",
+        "config": {
+            "bucket": s3["bucket"],
+            "verify": s3.get("verify") is not False,
+            **{key: s3[k] for k, key in S3_COMPUTE_LOG_KEYS.items() if s3.get(k)},
+        },
+    }
+    return instance
+
+
+def _build(section: dict[str, Any]) -> Any:
+    """The object Dagster builds from a `module`/`class`/`config` section of dagster.yaml; its
+    config is checked against the class's schema first."""
+    data = ConfigurableClassData(
+        section["module"], section["class"], yaml.safe_dump(section["config"])
+    )
+    return data.rehydrate()
+
+
 @pytest.fixture(scope="module")
 def values() -> dict[str, Any]:
     return yaml.safe_load(_compose.HELM_VALUES.read_text())
+
+
+@pytest.fixture(scope="module")
+def compose_instance() -> dict[str, Any]:
+    """deploy/dagster_home/dagster.yaml, the Compose stack's instance."""
+    return yaml.safe_load((_compose.DAGSTER_HOME_DIR / "dagster.yaml").read_text())
 
 
 def test_values_validate_against_the_chart_and_its_subchart(values: dict[str, Any]) -> None:
@@ -94,11 +198,7 @@ def test_values_validate_against_the_chart_and_its_subchart(values: dict[str, An
     ("path", "key", "misspelt"),
     [
         (("runLauncher", "config", "k8sRunLauncher"), "envSecrets", "envSecret"),
-        (
-            ("dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator"),
-            "maxConcurrentRuns",
-            "maxConcurrentRun",
-        ),
+        (("dagsterDaemon", "runCoordinator", "config", "customRunCoordinator"), "class", "klass"),
     ],
 )
 def test_a_misspelt_key_is_caught(
@@ -146,3 +246,75 @@ def test_one_code_location_name_everywhere(values: dict[str, Any]) -> None:
         browser.CODE_LOCATION,
     }
     assert names == {"iris-assets"}
+
+
+def test_the_instance_sections_are_valid_dagster_instance_config(values: dict[str, Any]) -> None:
+    """What the values put into the chart's dagster.yaml passes Dagster's own instance schema, and
+    additionalInstanceConfig sets no key the chart writes itself."""
+    instance = render_instance(values)
+    result = validate_config(Shape(dagster_instance_config_schema()), instance)
+    assert result.success, [error.message for error in result.errors or []]
+    assert not set(values.get("additionalInstanceConfig") or {}) & CHART_INSTANCE_KEYS
+
+
+def test_queued_runs_wait_for_a_restarting_code_server_as_in_compose(
+    values: dict[str, Any], compose_instance: dict[str, Any]
+) -> None:
+    """The run coordinator Dagster builds from the chart's dagster.yaml queues runs for the
+    daemon, retries a launch that fails on unreachable user code with the Compose instance's
+    retries and delay, and dequeues as often (runs from the UI wait no longer than there)."""
+    helm = _build(render_instance(values)["run_coordinator"])
+    compose = _build(compose_instance["run_coordinator"])
+    assert isinstance(helm, QueuedRunCoordinator) and isinstance(compose, QueuedRunCoordinator)
+    helm_queue, compose_queue = helm.get_run_queue_config(), compose.get_run_queue_config()
+    assert helm_queue.max_concurrent_runs >= 1
+    assert helm_queue.max_user_code_failure_retries > 0
+    assert (helm_queue.max_user_code_failure_retries, helm_queue.user_code_failure_retry_delay) == (
+        compose_queue.max_user_code_failure_retries,
+        compose_queue.user_code_failure_retry_delay,
+    )
+    assert helm.dequeue_interval_seconds == compose.dequeue_interval_seconds
+
+
+def test_a_misspelt_run_coordinator_setting_is_caught(values: dict[str, Any]) -> None:
+    """The chart passes the custom coordinator's config through unchecked; Dagster rejects a key
+    its QueuedRunCoordinator does not know, named, when it builds the coordinator."""
+    broken = copy.deepcopy(values)
+    custom = broken["dagsterDaemon"]["runCoordinator"]["config"]["customRunCoordinator"]["config"]
+    custom["max_user_code_failure_retry"] = custom.pop("max_user_code_failure_retries")
+    with pytest.raises(DagsterInvalidConfigError, match="max_user_code_failure_retry"):
+        _build(render_instance(broken)["run_coordinator"])
+
+
+def test_the_charts_queued_type_cannot_carry_the_retries(values: dict[str, Any]) -> None:
+    """Why the values use CustomRunCoordinator: the chart's own QueuedRunCoordinator type has no
+    key for the retries (the schema rejects one), so its coordinator would never retry."""
+    custom = values["dagsterDaemon"]["runCoordinator"]["config"]["customRunCoordinator"]["config"]
+    queued = copy.deepcopy(values)
+    queued["dagsterDaemon"]["runCoordinator"] = {
+        "enabled": True,
+        "type": "QueuedRunCoordinator",
+        "config": {"queuedRunCoordinator": {"maxUserCodeFailureRetries": 3}},
+    }
+    errors = _errors("values.schema.json", _chart_values(queued))
+    assert any("'maxUserCodeFailureRetries' was unexpected" in error for error in errors), errors
+    del queued["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    built = _build(render_instance(queued)["run_coordinator"])
+    assert built.get_run_queue_config().max_user_code_failure_retries == 0
+    assert custom["max_user_code_failure_retries"] > 0
+
+
+def test_a_running_steps_output_reaches_s3_before_the_step_ends(values: dict[str, Any]) -> None:
+    """The compute log manager Dagster builds from the chart's dagster.yaml uploads partial
+    stdout/stderr at an interval, so the UI shows a running step's output."""
+    manager = _build(render_instance(values)["compute_logs"])
+    assert isinstance(manager, S3ComputeLogManager)
+    assert manager.upload_interval is not None and manager.upload_interval > 0
+
+
+def test_the_ui_shows_no_community_dialog_as_in_compose(
+    values: dict[str, Any], compose_instance: dict[str, Any]
+) -> None:
+    """The chart's instance turns nux off, as the Compose instance does."""
+    assert compose_instance["nux"] == {"enabled": False}
+    assert render_instance(values).get("nux") == compose_instance["nux"]

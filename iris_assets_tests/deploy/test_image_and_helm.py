@@ -89,17 +89,6 @@ def test_helm_deploys_the_image_as_the_code_server_of_compose(
     module = _compose.option(code_server, "-m", "--module-name")
     assert deployment["dagsterApiGrpcArgs"] == ["-m", module]
     assert helm["runLauncher"]["type"] == "K8sRunLauncher"
-    coordinator = helm["dagsterDaemon"]["runCoordinator"]
-    assert coordinator["enabled"] and coordinator["type"] == "QueuedRunCoordinator"
-    assert coordinator["config"]["queuedRunCoordinator"]["maxConcurrentRuns"] >= 1
-
-
-def test_helm_dequeues_as_often_as_compose(helm: dict[str, Any]) -> None:
-    """Runs from the UI wait in the queue no longer on Kubernetes than in the Compose stack."""
-    instance = yaml.safe_load((_compose.DAGSTER_HOME_DIR / "dagster.yaml").read_text())
-    interval = instance["run_coordinator"]["config"]["dequeue_interval_seconds"]
-    coordinator = helm["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert coordinator["dequeueIntervalSeconds"] == interval
 
 
 def test_helm_secrets_hold_what_the_code_and_storage_need(

@@ -45,7 +45,7 @@ LONG_RUNNING = (
     "dagster-webserver",
     "dagster-daemon",
 )
-ONE_SHOTS = ("data-seed",)
+ONE_SHOTS = ("iris-assets-image", "data-seed")
 
 
 @dataclass(frozen=True)
