@@ -17,7 +17,7 @@ REGISTERED = {
     "model_uri": "models:/sk_model/3",
     "valid_acc": 0.95,
     "model_version_url": "http://localhost:5000/#/models/sk_model/versions/3",
-    "mlflow_ui_command": "uv run mlflow ui --backend-store-uri sqlite:////x/.iris/mlflow.db",
+    "mlflow_ui_command": "uv run iris-assets mlflow-ui",
 }
 CHAMPION = {
     "model_name": "sk_model",
@@ -36,7 +36,7 @@ def test_a_registration_says_version_uri_champion_and_where_to_look() -> None:
         "Run succeeded: sk_model version 3 registered as models:/sk_model/3 (valid_acc 0.950); "
         "champion moved to it from version 2. See it at "
         "http://localhost:5000/#/models/sk_model/versions/3 once "
-        "`uv run mlflow ui --backend-store-uri sqlite:////x/.iris/mlflow.db` serves the MLflow UI."
+        "`uv run iris-assets mlflow-ui` serves the MLflow UI."
     )
 
 

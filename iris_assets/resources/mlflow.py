@@ -119,9 +119,10 @@ class MLflowResource(dg.ConfigurableResource):
     def _setting(self, *fields: str) -> str:
         """The settings behind `fields`, as messages name them."""
         named = [self.origins.get(field) or field for field in fields]
+        listed = " and ".join([", ".join(named[:-1]), named[-1]]) if len(named) > 1 else named[0]
         if all(field in self.origins for field in fields):
-            return ", ".join(named)
-        return f"{', '.join(named)} of the mlflow resource"
+            return listed
+        return f"{listed} of the mlflow resource"
 
     def public_uri(self) -> str:
         """The tracking URI without any credentials in it: safe for logs, links and errors."""
