@@ -142,7 +142,7 @@ def format_report(report: Report) -> str:
         (resolved.origin, _setting_value(resolved)) for resolved in report.resolved.values()
     )
     lines += ["", f"Services, each given {TIMEOUT_SECONDS} s to answer"]
-    width = max(len(check.service) for check in report.checks)
+    width = max((len(check.service) for check in report.checks), default=0)
     for check in report.checks:
         lead = f"  {check.status.value:<4}  {check.service:<{width}}  "
         if check.origin:
