@@ -3,7 +3,8 @@ out the slow way.
 
 As `dbt debug` and `mlflow doctor` do: each setting with its source, one bounded check of each
 service the settings need, where local state lives, and the versions that matter. It reads and
-asks; it creates, seeds and writes nothing, so its answer describes the state a run will meet.
+asks: it creates and seeds nothing (an embedded cluster that exists it starts, as a run would), so
+its answer describes the state a run will meet.
 
 Exit code 0 when everything needed answers, 1 when something needed does not. A database that
 answers without `iris_data` is a warning, not a failure: the check that gates a seeding step
@@ -18,12 +19,16 @@ import sqlite3
 import textwrap
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from iris_assets import embedded, iris_table, settings
 from iris_assets.settings import Resolved, Source
@@ -41,7 +46,7 @@ VERSIONS = ("iris-assets", "dagster", "mlflow", "scikit-learn", "psycopg", "pgse
 LOCAL_STATE = {
     "pg": "embedded PostgreSQL",
     "mlflow.db": "embedded MLflow store",
-    "mlartifacts": "its artifacts",
+    "mlartifacts": "the embedded store's artifacts",
     "dagster": "local Dagster instance",
 }
 """What lives under IRIS_HOME, by name."""
@@ -54,6 +59,8 @@ _COMPOSE_SERVICES = {
 
 
 class Status(Enum):
+    """How a check ended, as its line starts; only FAIL makes the exit code 1."""
+
     OK = "ok"
     WARN = "warn"
     FAIL = "FAIL"
@@ -85,7 +92,7 @@ class Report:
     working_directory: Path
     home: Path
     state: Sequence[tuple[str, str]] = ()
-    versions: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    versions: Sequence[tuple[str, str]] = ()
 
 
 def run() -> int:
@@ -250,10 +257,6 @@ def check_database(setting: Resolved) -> Check:
 
 def _query_database(conninfo: str, setting: Resolved, where: str) -> Check:
     """Connect within TIMEOUT_SECONDS; say what the server is and what `iris_data` holds."""
-    import psycopg
-    from psycopg import sql
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
     try:
         given = str(conninfo_to_dict(conninfo).get("options") or "")
         bounded = make_conninfo(
@@ -279,9 +282,10 @@ def _query_database(conninfo: str, setting: Resolved, where: str) -> Check:
         )
     except psycopg.Error as error:
         reason = _connection_reason(str(error))
-        refused = reason.startswith("the server refused") or "does not exist" in reason
+        refused = reason.startswith(("the server refused", "the server says"))
         advice = (
-            f"check the user, password and database name in {setting.setting.name}"
+            f"check the user, password and database name in {setting.setting.name}; if another "
+            "PostgreSQL answers on that port (the host's own), point it at the right one"
             if refused
             else _start_or_unset(setting, "the database", "the embedded PostgreSQL")
         )
@@ -603,8 +607,6 @@ def _postgres_storage(config: Path) -> str | None:
     if "postgres_url" in postgres:
         return value(postgres["postgres_url"])
     db = postgres.get("postgres_db") or {}
-    from psycopg.conninfo import make_conninfo
-
     return make_conninfo(
         host=value(db.get("hostname")),
         port=value(db.get("port")) or "5432",
@@ -705,9 +707,11 @@ def _connection_reason(message: str) -> str:
     for marker, reason in _REASONS:
         if marker in lowered:
             return reason
-    database = re.search(r'database "([^"]+)" does not exist', message)
-    if database:
-        return f"database {database.group(1)} does not exist"
+    server_said = re.search(r"FATAL:\s+(.+)", _one_line(message))
+    if server_said:
+        # libpq's "connection to server at ..., port ... failed: FATAL:  role "x" does not exist":
+        # the address is on the line already, the server's words are what matter.
+        return f"the server says {server_said.group(1)}"
     return _one_line(message)
 
 

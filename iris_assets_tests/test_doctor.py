@@ -161,6 +161,32 @@ def test_no_form_of_database_url_shows_its_password(value: str, shown: str) -> N
     assert resolved["IRIS_DATABASE_URL"].shown() == shown
 
 
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (
+            'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+            'role "myuser" does not exist',
+            'the server says role "myuser" does not exist',
+        ),
+        (
+            'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+            'password authentication failed for user "myuser"',
+            "the server refused the user or password",
+        ),
+        (
+            'connection failed: connection to server at "127.0.0.1", port 1 failed: Connection '
+            "refused\n\tIs the server running on that host and accepting TCP/IP connections?",
+            "connection refused",
+        ),
+        ("connection failed: timeout expired", f"no answer within {doctor.TIMEOUT_SECONDS} s"),
+    ],
+)
+def test_connection_errors_in_a_persons_words(message: str, reason: str) -> None:
+    """libpq's and requests' long messages become the part a person acts on."""
+    assert doctor._connection_reason(message) == reason
+
+
 def test_a_fresh_home_is_reported_and_left_untouched(
     workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
