@@ -3,8 +3,8 @@ out the slow way.
 
 As `dbt debug` and `mlflow doctor` do: each setting with its source, one bounded check of each
 service the settings need, where local state lives, and the versions that matter. It reads and
-asks: it creates and seeds nothing (an embedded cluster that exists it starts, as a run would), so
-its answer describes the state a run will meet.
+asks: it creates and seeds nothing (only an embedded cluster that already exists is started, as a
+run would), so its answer describes the state a run will meet.
 
 Exit code 0 when everything needed answers, 1 when something needed does not. A database that
 answers without `iris_data` is a warning, not a failure: the check that gates a seeding step
