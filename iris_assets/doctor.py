@@ -50,6 +50,9 @@ LOCAL_STATE = {
     "dagster": "local Dagster instance",
 }
 """What lives under IRIS_HOME, by name."""
+RUN_SUMMARY_HANDLER = "iris_assets.run_summary.RunSummaryHandler"
+"""The handler that ends each run with its closing line; by name, since importing it imports
+Dagster."""
 _COMPOSE_SERVICES = {
     settings.DATABASE_URL.name: "postgres-server",
     settings.TRACKING_URI.name: "mlflow-server",
@@ -552,6 +555,8 @@ def check_dagster(setting: Resolved) -> Check:
 
 
 def _dagster_home(home: Path, setting: Resolved) -> Check:
+    """DAGSTER_HOME as Dagster will find it: an absolute directory, its dagster.yaml with the
+    project's console settings, and the PostgreSQL storage it may name."""
     if not home.is_absolute() or not home.is_dir():
         return Check(
             "Dagster",
@@ -563,38 +568,51 @@ def _dagster_home(home: Path, setting: Resolved) -> Check:
             "instance under IRIS_HOME/dagster",
         )
     config = home / "dagster.yaml"
-    if not config.is_file():
+    import yaml
+
+    document = yaml.safe_load(config.read_text()) if config.is_file() else None
+    document = document if isinstance(document, dict) else {}
+    storage = _postgres_storage(document)
+    if storage is not None:
+        checked = _query_database(storage, setting, "its PostgreSQL storage")
+        if checked.status is Status.FAIL:
+            return Check(
+                "Dagster",
+                Status.FAIL,
+                f"instance {home}: {checked.found}",
+                setting.origin,
+                f"start the database {config} names, or check the variables it reads",
+            )
+    found = f"instance {home}" + (": its PostgreSQL storage answers" if storage else "")
+    if not _has_console_settings(document):
+        lacking = "has no dagster.yaml" if not config.is_file() else "its dagster.yaml lacks"
         return Check(
             "Dagster",
             Status.WARN,
-            f"instance {home}: no dagster.yaml, so Dagster's defaults",
+            f"{found}; {lacking} the project's console settings, so runs print Dagster's DEBUG "
+            "events and no closing line",
             setting.origin,
-            "copy the python_logs part of the repository's dagster.yaml there for the project's "
-            "console (INFO, the closing line)",
+            f'add the lines of README "Your own Dagster instance" to {config}',
         )
-    storage = _postgres_storage(config)
-    if storage is None:
-        return Check("Dagster", Status.OK, f"instance {home} (its dagster.yaml)", setting.origin)
-    checked = _query_database(storage, setting, "its PostgreSQL storage")
-    if checked.status is Status.FAIL:
-        return Check(
-            "Dagster",
-            Status.FAIL,
-            f"instance {home}: {checked.found}",
-            setting.origin,
-            f"start the database {config} names, or check the variables it reads",
-        )
-    return Check(
-        "Dagster", Status.OK, f"instance {home}: its PostgreSQL storage answers", setting.origin
+    return Check("Dagster", Status.OK, found, setting.origin)
+
+
+def _has_console_settings(document: Mapping[str, Any]) -> bool:
+    """Whether a dagster.yaml sets the console's level and the handler of the closing line (as
+    iris_assets.local_instance.missing_console_settings asks of an open instance)."""
+    python_logs = document.get("python_logs") or {}
+    if not isinstance(python_logs, dict) or not python_logs.get("python_log_level"):
+        return False
+    handlers = (python_logs.get("dagster_handler_config") or {}).get("handlers") or {}
+    return any(
+        isinstance(handler, dict) and handler.get("class") == RUN_SUMMARY_HANDLER
+        for handler in handlers.values()
     )
 
 
-def _postgres_storage(config: Path) -> str | None:
+def _postgres_storage(document: Mapping[str, Any]) -> str | None:
     """The libpq URL of the PostgreSQL storage a dagster.yaml names, its `env:` fields read from
     the environment; None when it names none."""
-    import yaml
-
-    document = yaml.safe_load(config.read_text()) or {}
     postgres = (document.get("storage") or {}).get("postgres")
     if not isinstance(postgres, dict):
         return None

@@ -142,26 +142,6 @@ def test_an_unexpected_error_is_a_failure_without_a_trace_or_a_secret(tmp_path: 
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"),
-    [
-        (f"postgresql://u:{PASSWORD}@h:5432/d", "postgresql://u@h:5432/d"),
-        (
-            f"postgresql://u@h/d?password={PASSWORD}&sslmode=require",
-            "postgresql://u@h/d?sslmode=require",
-        ),
-        (f"host=h user=u password={PASSWORD} dbname=d", "host=h user=u dbname=d"),
-        (f"host=h password='{PASSWORD} x' dbname=d", "host=h dbname=d"),
-        (f"http://admin:{PASSWORD}@mlflow:5000", "http://mlflow:5000"),
-        ("sqlite:////abs/mlflow.db", "sqlite:////abs/mlflow.db"),
-    ],
-)
-def test_no_form_of_database_url_shows_its_password(value: str, shown: str) -> None:
-    """libpq takes a password in the URL, its query or as a keyword: none of them is shown."""
-    resolved = settings.resolve(environ={"IRIS_DATABASE_URL": value}, startup_environ={})
-    assert resolved["IRIS_DATABASE_URL"].shown() == shown
-
-
-@pytest.mark.parametrize(
     ("message", "reason"),
     [
         (
@@ -211,6 +191,44 @@ def test_a_missing_dagster_home_fails_naming_it(
     assert f"DAGSTER_HOME from the environment: {workdir / 'nowhere'} is no directory" in " ".join(
         out.split()
     )
+
+
+def test_a_dagster_home_without_the_console_settings_is_a_warning(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An instance of one's own runs, but without the project's console: exit 0, a warning that
+    points at the README's lines; with those lines in its dagster.yaml, no warning."""
+    home = workdir / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    code, out = _doctor(capsys)
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "its dagster.yaml lacks the project's console settings" in flat
+    assert f'add the lines of README "Your own Dagster instance" to {home / "dagster.yaml"}' in flat
+
+    (home / "dagster.yaml").write_text(_readme_console_settings())
+    code, out = _doctor(capsys)
+    assert code == 0, out
+    assert f"ok Dagster DAGSTER_HOME from the environment instance {home}" in " ".join(out.split())
+    assert "console settings" not in out
+
+
+def _readme_console_settings() -> str:
+    """The yaml block of README "Your own Dagster instance", the lines doctor's advice names."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("### Your own Dagster instance") :]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_closing_line_handler_is_named_as_it_is_defined() -> None:
+    """doctor names the handler without importing it (that imports Dagster): the name must stay
+    the class's."""
+    from iris_assets.run_summary import RunSummaryHandler
+
+    defined = f"{RunSummaryHandler.__module__}.{RunSummaryHandler.__name__}"
+    assert defined == doctor.RUN_SUMMARY_HANDLER
 
 
 # Integration: the suite's real services.
