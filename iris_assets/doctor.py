@@ -16,9 +16,10 @@ import os
 import platform
 import re
 import sqlite3
+import stat
 import textwrap
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from importlib import metadata
@@ -791,19 +792,26 @@ def _sqlite_count(path: Path, table: str) -> int:
 
 def _size(path: Path) -> str:
     """The bytes under `path`, as a person reads them."""
-    try:
-        if path.is_file():
-            total: float = path.stat().st_size
-        else:
-            total = sum(
-                entry.stat().st_size
-                for entry in path.rglob("*")
-                if entry.is_file() and not entry.is_symlink()
-            )
-    except OSError:
-        return "present"
-    for unit in ("B", "KB", "MB", "GB"):
-        if total < 1024 or unit == "GB":
+    total: float = sum(_bytes(entry) for entry in (path, *_walk(path)))
+    for unit in ("B", "KB", "MB"):
+        if total < 1024:
             return f"{total:.0f} {unit}" if unit == "B" else f"{total:.1f} {unit}"
         total /= 1024
     return f"{total:.1f} GB"
+
+
+def _walk(path: Path) -> Iterator[Path]:
+    """Every file and folder under `path`; what cannot be read is left out."""
+    for folder, folders, files in os.walk(path):
+        for name in (*folders, *files):
+            yield Path(folder, name)
+
+
+def _bytes(path: Path) -> int:
+    """A regular file's size; 0 for anything else and for a file that vanished while looked at (a
+    running PostgreSQL renames and removes its temporary files all the time)."""
+    try:
+        status = path.lstat()
+    except OSError:
+        return 0
+    return status.st_size if stat.S_ISREG(status.st_mode) else 0

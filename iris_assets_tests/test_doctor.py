@@ -231,6 +231,14 @@ def test_the_closing_line_handler_is_named_as_it_is_defined() -> None:
     assert defined == doctor.RUN_SUMMARY_HANDLER
 
 
+def test_local_state_sizes_survive_files_that_vanish(tmp_path: Path) -> None:
+    """A running PostgreSQL removes temporary files while doctor adds up its folder: a file gone
+    between listing and looking counts as nothing instead of losing the whole size."""
+    (tmp_path / "kept").write_bytes(b"x" * 2048)
+    assert doctor._bytes(tmp_path / "vanished") == 0
+    assert doctor._size(tmp_path) == "2.0 KB"
+
+
 # Integration: the suite's real services.
 
 
@@ -292,9 +300,9 @@ def test_embedded_mode_starts_the_existing_cluster_and_counts_rows(
         rf"IRIS_DATABASE_URL unset embedded PostgreSQL under {re.escape(str(embedded_env))}/pg "
         r"answers \(PostgreSQL \d+\.\d+\); iris_data holds \d+ rows",
         flat,
-    )
-    assert re.search(r"pg \d+\.\d MB, embedded PostgreSQL", flat)
-    assert f"Local state in {embedded_env} (IRIS_HOME from the environment)" in flat
+    ), out
+    assert re.search(r"pg \d+\.\d MB, embedded PostgreSQL", flat), out
+    assert f"Local state in {embedded_env} (IRIS_HOME from the environment)" in flat, out
 
 
 def test_s3_bucket_of_asset_values_is_asked(
