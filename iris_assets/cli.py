@@ -1,5 +1,5 @@
 """`iris-assets`: fill `iris_data` as the tutorial's data generator does; serve the champion;
-show the embedded MLflow store's UI."""
+show the embedded MLflow store's UI; say what the settings point at and whether it answers."""
 
 import argparse
 import logging
@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from iris_assets import iris_table, mlflow_ui, serving, settings
+from iris_assets import doctor, iris_table, mlflow_ui, serving, settings
 
 if TYPE_CHECKING:
     from iris_assets.resources.postgres import PostgresResource
@@ -27,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.command == "mlflow-ui":
         raise SystemExit(mlflow_ui.run(args))
+    if args.command == "doctor":
+        raise SystemExit(doctor.run())
     # Imported after parsing: Dagster and pandas take seconds that --help and bad usage need not.
     from iris_assets.resources.postgres_from_env import postgres_from_env
 
@@ -132,6 +134,12 @@ def _parser() -> argparse.ArgumentParser:
             help="Serve the MLflow UI of the embedded store under IRIS_HOME, lightly: one "
             "worker, no job runner.",
         )
+    )
+    commands.add_parser(
+        "doctor",
+        help="Show each setting and its source, check that each service they need answers (a "
+        "few seconds each), where local state lives and the versions in use. Exit code 1 when "
+        "something needed does not answer.",
     )
     return parser
 

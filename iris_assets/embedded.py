@@ -20,14 +20,23 @@ logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 def database_url() -> str:
     """The URL of the embedded PostgreSQL, started (and on first use seeded) as needed."""
-    return _start_database(settings.iris_home() / "pg")
+    return _start_database(database_directory())
+
+
+def database_directory() -> Path:
+    """Where the embedded PostgreSQL keeps its cluster; looking creates nothing."""
+    return settings.iris_home() / "pg"
 
 
 def tracking_uri() -> str:
     """The embedded MLflow tracking and registry store."""
-    home = settings.iris_home()
-    home.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{home / 'mlflow.db'}"
+    settings.iris_home().mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{tracking_store()}"
+
+
+def tracking_store() -> Path:
+    """The embedded MLflow store's SQLite file; looking creates nothing."""
+    return settings.iris_home() / "mlflow.db"
 
 
 def artifact_root() -> Path:
@@ -35,9 +44,10 @@ def artifact_root() -> Path:
     return settings.iris_home() / "mlartifacts"
 
 
-@cache
-def _start_database(pgdata: Path) -> str:
-    """Start the server once per process; pgserver stops it when the last process using it exits."""
+def start_server(pgdata: Path) -> str:
+    """Start the server on `pgdata` (creating the cluster if there is none), or join the process
+    already running it, and return its URL. pgserver stops it when the last process using it
+    exits."""
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; pgserver copes without it.
         warnings.simplefilter("ignore")
@@ -45,7 +55,13 @@ def _start_database(pgdata: Path) -> str:
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         server = pgserver.get_server(pgdata)
-    url = server.get_uri()
+    return server.get_uri()
+
+
+@cache
+def _start_database(pgdata: Path) -> str:
+    """Start the server once per process and seed `iris_data` on first use."""
+    url = start_server(pgdata)
     with psycopg.connect(url, autocommit=True) as conn:
         inserted = iris_table.seed(conn)
     if inserted:

@@ -14,6 +14,7 @@ fills in from `.env` what Dagster did not, so that every command sees the same v
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -204,12 +205,27 @@ def retrain_min_new_rows() -> int | None:
 
 
 def without_credentials(uri: str) -> str:
-    """`uri` without user password, so it can go into logs, links and errors."""
+    """`uri` without user password, so it can go into logs, links and errors.
+
+    libpq also takes a password in the query (`?password=...`) or as a keyword (`host=...
+    password=...`, a form with no scheme): each loses it and keeps the rest.
+    """
     parts = urlsplit(uri)
-    if not parts.scheme or (parts.password is None and parts.username is None):
+    if not parts.scheme:
+        return _KEYWORD_PASSWORD.sub("", uri).strip()
+    if _QUERY_PASSWORD.search(parts.query):
+        parts = parts._replace(query=_QUERY_PASSWORD.sub("", parts.query).strip("&"))
+        uri = parts.geturl()
+    if parts.password is None and parts.username is None:
         return uri
     user = f"{parts.username}@" if parts.username and parts.scheme.startswith("postgres") else ""
     return parts._replace(netloc=user + parts.netloc.rpartition("@")[2]).geturl()
+
+
+_KEYWORD_PASSWORD = re.compile(r"\s*\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE)
+"""`password=...` in a libpq keyword/value string, quoted or not."""
+_QUERY_PASSWORD = re.compile(r"(?:^|&)password=[^&]*", re.IGNORECASE)
+"""`password=...` among a URL's query parameters."""
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

@@ -13,6 +13,7 @@ from iris_devstack import browser
 from iris_devstack.checkout import REPO
 
 NAME = settings.DATABASE_URL.name
+LIBPQ_PASSWORD = "pw-libpq-4417"
 
 
 def _env_file(tmp_path: Path, text: str) -> Path:
@@ -126,3 +127,23 @@ def test_the_readme_clicks_materialize_all_where_the_browser_test_does() -> None
     readme = (REPO / "README.md").read_text()
     assert "*Catalog* → group" not in readme
     assert f"/locations/{browser.CODE_LOCATION}/asset-groups/iris" in readme
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (f"postgresql://u:{LIBPQ_PASSWORD}@h:5432/d", "postgresql://u@h:5432/d"),
+        (
+            f"postgresql://u@h/d?password={LIBPQ_PASSWORD}&sslmode=require",
+            "postgresql://u@h/d?sslmode=require",
+        ),
+        (f"host=h user=u password={LIBPQ_PASSWORD} dbname=d", "host=h user=u dbname=d"),
+        (f"host=h password='{LIBPQ_PASSWORD} x' dbname=d", "host=h dbname=d"),
+        (f"http://admin:{LIBPQ_PASSWORD}@mlflow:5000", "http://mlflow:5000"),
+        ("sqlite:////abs/mlflow.db", "sqlite:////abs/mlflow.db"),
+    ],
+)
+def test_no_form_of_database_url_shows_its_password(value: str, shown: str) -> None:
+    """libpq takes a password in the URL, its query or as a keyword: none of them is shown."""
+    resolved = settings.resolve(environ={"IRIS_DATABASE_URL": value}, startup_environ={})
+    assert resolved["IRIS_DATABASE_URL"].shown() == shown
