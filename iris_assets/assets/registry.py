@@ -59,6 +59,7 @@ def registered_model(
     The version is tagged with its scores. Whether it serves is for its check and for
     `champion_model` to decide.
     """
+    _refuse_rows_from_another_database(context, postgres)
     context.log.info(
         f"Logging to {mlflow.describe()}, experiment {config.experiment!r}; "
         f"data from {postgres.describe()}"
@@ -130,6 +131,26 @@ def registered_model(
             **{name: dg.MetadataValue.float(score) for name, score in metrics.items()},
         },
     )
+
+
+def _refuse_rows_from_another_database(
+    context: dg.AssetExecutionContext, postgres: PostgresResource
+) -> None:
+    """Fail, before anything reaches MLflow, when the stored `iris_df` this step trains on was
+    read from another database than this run's: the run's lineage (dataset source, the data
+    line of the log) would name a database the model never saw. A partial run after the setting
+    changed meets this; the fix is to read the rows again."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("iris_df"))
+    materialization = event.asset_materialization if event else None
+    recorded = materialization.metadata.get("source") if materialization else None
+    here = postgres.public_url()
+    if recorded is not None and recorded.value != here:
+        raise dg.Failure(
+            f"The stored iris_df was read from {recorded.value}, but this run's database is "
+            f"{here} ({postgres.setting()}): a model registered now would name a database it "
+            "was not trained on. Read the rows again: --select '*registered_model'",
+            allow_retries=False,
+        )
 
 
 def _abandoned_by(context: dg.AssetExecutionContext) -> Callable[[Run], bool]:

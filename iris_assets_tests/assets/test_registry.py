@@ -6,17 +6,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree
 
 import dagster as dg
 import mlflow
 import pandas as pd
+import psycopg
 import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import confusion_matrix
 from sklearn.pipeline import Pipeline
 
+from iris_assets import iris_table
 from iris_assets.assets import fitted_pipeline, registered_model
 from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets.registry import model_requirements
@@ -24,6 +27,7 @@ from iris_assets.config import SVCConfig
 from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets_tests._graph import failure_text, run_graph
 
 PASSWORD = "pw-never-shown-4711"
 
@@ -227,3 +231,29 @@ def test_requirements_are_explicit_pins() -> None:
 def test_no_link_for_a_local_store(logged: Logged) -> None:
     """A sqlite store has no UI to link to."""
     assert "mlflow_run_url" not in logged.metadata
+
+
+def test_rows_read_from_another_database_are_refused(
+    graph_resources: dict[str, Any], empty_database_url: str
+) -> None:
+    """`registered_model` alone, after the database setting changed since `iris_df` was read,
+    fails before MLflow hears of it, naming both databases and the selection that fixes it."""
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        iris_table.seed(conn)
+    instance = dg.DagsterInstance.ephemeral()
+    trained = run_graph(
+        graph_resources,
+        instance,
+        assets=["iris_df", "train_df", "valid_df", "fitted_pipeline", "metrics"],
+    )
+    assert trained.success
+    moved = {**graph_resources, "postgres": PostgresResource(database_url=empty_database_url)}
+    ops = {"registered_model": {"model_name": "moved_database_model"}}
+    result = run_graph(moved, instance, ops=ops, assets=["registered_model"])
+    assert not result.success
+    text = failure_text(result)
+    assert "The stored iris_df was read from postgresql://" in text
+    assert empty_database_url.rsplit("/", 1)[1] in text
+    assert "Read the rows again: --select '*registered_model'" in text
+    client = graph_resources["mlflow"].client()
+    assert not client.search_model_versions("name = 'moved_database_model'")
