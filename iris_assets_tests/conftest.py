@@ -27,6 +27,9 @@ S3_ACCESS_KEY = "iris-test-access"
 S3_SECRET_KEY = "iris-test-secret-key"
 S3_BUCKET = "mlflow"
 CLUSTER_PASSWORD = "pg-cluster-secret-8841"
+DATABASE_PASSWORD = "pg-database-secret-3307"
+"""In the URL of every database a test gets: the shared server trusts local connections and
+ignores it, but every test that checks a password is never shown has one to look for."""
 
 SERVICE_FIXTURES = frozenset(
     {
@@ -105,7 +108,8 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 
 
 def _database(server_url: str) -> Iterator[str]:
-    with postgres_database(server_url, f"iris_test_{uuid.uuid4().hex[:12]}") as url:
+    name = f"iris_test_{uuid.uuid4().hex[:12]}"
+    with postgres_database(server_url, name, password=DATABASE_PASSWORD) as url:
         yield url
 
 

@@ -12,6 +12,8 @@ from iris_assets import checks, iris_table
 from iris_assets.assets.predictions import Scored
 from iris_assets.config import DataQualityConfig, DriftConfig, QualityGateConfig
 from iris_assets_tests._graph import run_graph
+from iris_assets_tests.conftest import S3_BUCKET
+from iris_devstack.registry import versions
 
 UNDERFIT = {"C": 0.01}  # valid_acc 0.35 on the seeded rows: far below the 0.7 floor
 
@@ -57,10 +59,6 @@ def _evaluation(result: dg.ExecuteInProcessResult, name: str) -> dg.AssetCheckEv
     return evaluation
 
 
-def _versions(client: MlflowClient, name: str) -> list[int]:
-    return sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
-
-
 def test_gate_blocks_a_model_below_the_floor(
     graph_resources: Mapping[str, object], mlflow_server: str
 ) -> None:
@@ -81,7 +79,7 @@ def test_gate_blocks_a_model_below_the_floor(
     assert "below the floor 0.700" in gate.description
     assert gate.metadata["valid_acc"].value == pytest.approx(0.35)
     assert not bad.asset_materializations_for_node("registered_model")
-    assert _versions(client, "gate_model") == [1]
+    assert versions(client.tracking_uri, "gate_model") == [1]
     assert client.get_model_version_by_alias("gate_model", "champion").version == champion_before
 
 
@@ -98,7 +96,7 @@ def test_floor_is_configurable(graph_resources: Mapping[str, object], mlflow_ser
         },
     )
     assert result.success
-    assert _versions(MlflowClient(mlflow_server), "floor_model") == [1]
+    assert versions(mlflow_server, "floor_model") == [1]
 
 
 def test_new_version_check_passes_then_fails_on_a_broken_artifact(
@@ -117,11 +115,11 @@ def test_new_version_check_passes_then_fails_on_a_broken_artifact(
 
     source = MlflowClient(mlflow_server).get_model_version("load_model", "1").source
     model_id = source.removeprefix("models:/")
-    objects = s3_client.list_objects_v2(Bucket="mlflow")["Contents"]
+    objects = s3_client.list_objects_v2(Bucket=S3_BUCKET)["Contents"]
     (model_file,) = [
         o["Key"] for o in objects if o["Key"].endswith(f"{model_id}/artifacts/model.skops")
     ]
-    s3_client.put_object(Bucket="mlflow", Key=model_file, Body=b"not a model")
+    s3_client.put_object(Bucket=S3_BUCKET, Key=model_file, Body=b"not a model")
 
     rerun = run_graph(graph_resources, instance, checks_only=True)
     broken = _evaluation(rerun, "new_version_predicts")

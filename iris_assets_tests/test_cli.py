@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from iris_assets import cli
+from iris_assets_tests.conftest import DATABASE_PASSWORD
 
 CLI = Path(sys.executable).with_name("iris-assets")
 
@@ -100,12 +101,10 @@ def _rows_or_none(database_url: str) -> int | None:
 
 def test_password_is_not_printed(empty_database_url: str) -> None:
     """The log names the database but not its password."""
-    url = empty_database_url.replace(
-        "postgresql://postgres@", "postgresql://postgres:pw-hidden-99@"
-    )
-    result = _run("seed", database_url=url)
+    assert DATABASE_PASSWORD in empty_database_url
+    result = _run("seed", database_url=empty_database_url)
     assert result.returncode == 0, result.stderr
-    assert "pw-hidden-99" not in result.stderr + result.stdout
+    assert DATABASE_PASSWORD not in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize(

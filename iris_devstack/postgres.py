@@ -33,9 +33,21 @@ def shared_server_url() -> str:
     return os.environ.get("IRIS_TEST_POSTGRES_URL", _MACHINE_SERVER_URL)
 
 
+def with_password(url: str, password: str) -> str:
+    """`url` with `password` for its user, whether it names a host (user@host:port) or a socket
+    (user@ with ?host=/dir). A server that trusts the connection ignores it; a test that must not
+    see it printed has one to look for."""
+    parts = urllib.parse.urlsplit(url)
+    user = parts.username or "postgres"
+    address = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:{urllib.parse.quote(password, safe='')}@{address}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
 @contextmanager
-def postgres_database(server_url: str, name: str) -> Iterator[str]:
-    """Create database `name` on `server_url`, yield its URL and drop it afterwards.
+def postgres_database(server_url: str, name: str, password: str | None = None) -> Iterator[str]:
+    """Create database `name` on `server_url`, yield its URL (with `password` in it, if given)
+    and drop it afterwards.
 
     `server_url` must be a libpq URL (postgresql://user@host:port/maintenance_db). A database
     left over from a crashed earlier session is dropped first so a rerun starts clean.
@@ -48,7 +60,8 @@ def postgres_database(server_url: str, name: str) -> Iterator[str]:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(database))
     try:
-        yield urllib.parse.urlunsplit(parts._replace(path="/" + urllib.parse.quote(name)))
+        url = urllib.parse.urlunsplit(parts._replace(path="/" + urllib.parse.quote(name)))
+        yield url if password is None else with_password(url, password)
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(database))

@@ -1,4 +1,4 @@
-"""What a Dagster run registered in MLflow, found by the dagster.run_id tag of its MLflow run."""
+"""What a Dagster run registered in MLflow: the versions of a model, the version a run made."""
 
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
@@ -17,3 +17,9 @@ def registered_version(mlflow_url: str, dagster_run_id: str) -> ModelVersion:
     if len(versions) != 1:
         raise LookupError(f"MLflow run {runs[0].info.run_id} registered {len(versions)} versions")
     return versions[0]
+
+
+def versions(tracking_uri: str, model_name: str) -> list[int]:
+    """The version numbers of `model_name`, oldest first; none where the model is unknown."""
+    found = MlflowClient(tracking_uri).search_model_versions(f"name='{model_name}'")
+    return sorted(int(version.version) for version in found)

@@ -16,6 +16,7 @@ from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests import _bucket
 from iris_assets_tests._graph import run_graph
+from iris_assets_tests.conftest import S3_BUCKET
 
 SIGMOID = {"kernel": "sigmoid"}  # valid_acc 0.90 on the seeded rows; the default SVC scores 0.95
 
@@ -29,7 +30,7 @@ def _corrupt_model_file(s3_client: Any, source: str) -> None:
     """Overwrite a logged model's model.skops in the bucket, as a broken upload would leave it."""
     model_id = source.removeprefix("models:/")
     [key] = [k for k in _bucket.keys(s3_client) if k.endswith(f"{model_id}/artifacts/model.skops")]
-    s3_client.put_object(Bucket="mlflow", Key=key, Body=b"not a model")
+    s3_client.put_object(Bucket=S3_BUCKET, Key=key, Body=b"not a model")
 
 
 class _BreaksEachNewVersion(dg.IOManager):

@@ -8,6 +8,7 @@ from iris_assets import iris_table
 from iris_assets.assets import iris_df
 from iris_assets.config import IrisDataConfig
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets_tests.conftest import DATABASE_PASSWORD
 
 
 def test_reads_the_newest_rows_newest_first(iris_database_url: str) -> None:
@@ -43,13 +44,12 @@ def test_missing_table_says_what_to_do(empty_database_url: str) -> None:
 
 def test_metadata_names_the_source_without_password(iris_database_url: str) -> None:
     """The materialization says which database it read, with no password in it."""
-    # The server trusts local connections: the password travels, unchecked.
-    url = iris_database_url.replace("://postgres@", "://postgres:pw-source-5531@")
+    assert DATABASE_PASSWORD in iris_database_url
     result = iris_df(
         context=dg.build_asset_context(),
         config=IrisDataConfig(),
-        postgres=PostgresResource(database_url=url),
+        postgres=PostgresResource(database_url=iris_database_url),
     )
     source = result.metadata["source"].value
-    assert source == PostgresResource(database_url=iris_database_url).public_url()
-    assert "pw-source-5531" not in str(result.metadata)
+    assert source.startswith("postgresql://postgres@")
+    assert DATABASE_PASSWORD not in str(result.metadata)

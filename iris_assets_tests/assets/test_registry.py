@@ -28,8 +28,7 @@ from iris_assets.iris_table import FEATURES, LABEL
 from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
 from iris_assets_tests._graph import failure_text, run_graph
-
-PASSWORD = "pw-never-shown-4711"
+from iris_assets_tests.conftest import DATABASE_PASSWORD
 
 
 @dataclass(frozen=True)
@@ -77,10 +76,7 @@ def logged(
         [upstream_stand_ins, registered_model],
         resources={
             "mlflow": MLflowResource(tracking_uri=uri),
-            "postgres": PostgresResource(
-                # The server trusts local connections: the password travels, unchecked.
-                database_url=iris_database_url.replace("://postgres@", f"://postgres:{PASSWORD}@")
-            ),
+            "postgres": PostgresResource(database_url=iris_database_url),
         },
         run_config={
             "ops": {
@@ -183,7 +179,7 @@ def test_data_is_logged_as_csv_and_dataset(logged: Logged, iris_frame: pd.DataFr
     assert 'FROM "iris_data" ORDER BY "id" DESC LIMIT' in source["query"]
     assert source["database"] == PostgresResource(database_url=logged.db).public_url()
     assert source["database"].startswith("postgresql://postgres@")
-    assert PASSWORD not in json.dumps(run.to_dictionary())
+    assert DATABASE_PASSWORD not in json.dumps(run.to_dictionary())
 
 
 @pytest.fixture

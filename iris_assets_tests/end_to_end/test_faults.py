@@ -32,6 +32,7 @@ from iris_devstack.mlflow_server import mlflow_server_args, s3_environ, tracking
 from iris_devstack.ports import free_port
 from iris_devstack.postgres import PostgresCluster, postgres_database
 from iris_devstack.processes import background_process, wait_for_http
+from iris_devstack.registry import versions
 from iris_devstack.seaweedfs import seaweedfs_s3
 
 
@@ -164,12 +165,6 @@ def _run_while_down(
     return result, failure_text(result)
 
 
-def _versions(tracking_uri: str, model_name: str) -> list[str]:
-    return [
-        v.version for v in MlflowClient(tracking_uri).search_model_versions(f"name='{model_name}'")
-    ]
-
-
 def _attempts(result: dg.ExecuteInProcessResult, step: str) -> int:
     restarts = [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]
     return 1 + sum(1 for event in restarts if event.step_key == step)
@@ -191,11 +186,11 @@ def test_postgres_down_fails_then_recovers(
     assert f"Cannot connect to PostgreSQL at {where}" in text
     assert "check that the server is running" in text
     assert password_cluster.password not in text
-    assert _versions(mlflow_server, "pg_down_model") == []
+    assert versions(mlflow_server, "pg_down_model") == []
 
     recovered, _ = _run(password_cluster.url, mlflow_server, "pg_down_model")
     assert recovered.success
-    assert _versions(mlflow_server, "pg_down_model") == ["1"]
+    assert versions(mlflow_server, "pg_down_model") == [1]
 
 
 def test_wrong_postgres_password_is_final(
@@ -213,7 +208,7 @@ def test_wrong_postgres_password_is_final(
     )
     assert "not-the-password-5512" not in text and password_cluster.password not in text
     assert _attempts(result, "iris_df") == 1
-    assert _versions(mlflow_server, "pg_password_model") == []
+    assert versions(mlflow_server, "pg_password_model") == []
 
 
 def test_mlflow_server_down_fails_then_recovers(
@@ -233,7 +228,7 @@ def test_mlflow_server_down_fails_then_recovers(
 
     recovered, _ = _run(iris_database_url, restartable_mlflow.url, "mlflow_down_model")
     assert recovered.success
-    assert _versions(restartable_mlflow.url, "mlflow_down_model") == ["1"]
+    assert versions(restartable_mlflow.url, "mlflow_down_model") == [1]
 
 
 def test_server_killed_inside_registered_model_leaves_nothing_half_done(
@@ -265,7 +260,7 @@ def test_server_killed_inside_registered_model_leaves_nothing_half_done(
     assert client.get_run(orphan).info.status == "FAILED"
     experiments = [e.experiment_id for e in client.search_experiments()]
     assert client.search_runs(experiments, "attributes.status = 'RUNNING'") == []
-    for version in client.search_model_versions("name='killed_model'"):
+    for version in client.search_modelversions("name='killed_model'"):
         files = restartable_s3.model_files(version)
         assert files >= _bucket.MODEL_FILES, version.version
 
@@ -285,7 +280,7 @@ def test_s3_down_fails_the_run_and_registers_nothing(
     )
     assert f"the artifact store behind the MLflow server at {restartable_mlflow.url} failed" in text
     assert "--artifacts-destination" in text
-    assert _versions(restartable_mlflow.url, "s3_down_model") == []
+    assert versions(restartable_mlflow.url, "s3_down_model") == []
     experiments = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(experiments, "tags.`dagster.run_id` = '" + result.run_id + "'")
     assert len(runs) == 3
@@ -293,7 +288,7 @@ def test_s3_down_fails_the_run_and_registers_nothing(
 
     recovered, _ = _run(iris_database_url, restartable_mlflow.url, "s3_down_model")
     assert recovered.success
-    (version,) = client.search_model_versions("name='s3_down_model'")
+    (version,) = client.search_modelversions("name='s3_down_model'")
     assert restartable_s3.model_files(version) >= _bucket.MODEL_FILES
 
 
@@ -394,7 +389,7 @@ def test_client_side_s3_with_its_keys_then_a_wrong_key(
     )
     assert wrong not in text
     assert _attempts(bad, "registered_model") == 1
-    assert _versions(direct_s3_mlflow, "direct_s3_model") == ["1"]
+    assert versions(direct_s3_mlflow, "direct_s3_model") == ["1"]
 
 
 # Waits that never end on their own: each must be bounded, named, final and leave nothing behind.
@@ -437,7 +432,7 @@ def test_a_held_lock_on_iris_data_fails_iris_df_within_lock_timeout(
     assert "application schema-migration" in text
     assert "raise lock_timeout_seconds of the postgres resource" in text
     assert password not in text
-    assert _versions(mlflow_server, "locked_model") == []
+    assert versions(mlflow_server, "locked_model") == []
 
 
 def test_a_postgres_server_that_never_answers_fails_within_its_bound(mlflow_server: str) -> None:
@@ -455,7 +450,7 @@ def test_a_postgres_server_that_never_answers_fails_within_its_bound(mlflow_serv
     assert f"Cannot connect to PostgreSQL at postgresql://iris@127.0.0.1:{port}/iris" in text
     assert "timeout" in text
     assert "pw-black-hole-6620" not in text
-    assert _versions(mlflow_server, "silent_pg_model") == []
+    assert versions(mlflow_server, "silent_pg_model") == []
 
 
 def test_an_mlflow_server_that_never_answers_fails_within_the_deadline(
@@ -491,9 +486,9 @@ def test_a_hung_artifact_store_behind_the_server_fails_within_the_deadline(
         ) as tracking_uri,
     ):
         result, seconds = _run(iris_database_url, tracking_uri, "hung_store_model")
-        versions = _versions(tracking_uri, "hung_store_model")
+        registered = versions(tracking_uri, "hung_store_model")
     deadline = MLflowResource().deadline_seconds
     text = _fails_alone(result, "registered_model", seconds, bound=deadline + 30)
     assert tracking_uri in text
     assert S3_SECRET_KEY not in text
-    assert versions == []
+    assert registered == []

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from iris_assets import iris_table
+from iris_assets_tests.conftest import DATABASE_PASSWORD
 from iris_assets_tests.end_to_end._serving import CLI
 from iris_devstack.checkout import REPO
 from iris_devstack.materialize import materialize
@@ -19,14 +20,6 @@ def checkout(tmp_path: Path) -> Path:
     """A checkout whose .env points IRIS_DATABASE_URL at one database."""
     (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     return tmp_path
-
-
-def _with_password(url: str, password: str) -> str:
-    """The suite's database URL with a password in it, so a redaction has something to hide
-    (the server trusts local connections and ignores it)."""
-    with_password = url.replace("postgresql://postgres@", f"postgresql://postgres:{password}@", 1)
-    assert password in with_password, f"no user in {url} to give a password to"
-    return with_password
 
 
 def _rows(url: str) -> int:
@@ -42,12 +35,11 @@ def test_an_exported_variable_wins_over_env_file_in_a_dagster_command(
 ) -> None:
     """Dagster's CLI loads .env over the shell's exports; the run still reads the exported
     database, and says so."""
-    env_file_url = _with_password(empty_database_url, "from-env-file-3141")
-    (checkout / ".env").write_text(f"IRIS_DATABASE_URL={env_file_url}\n")
+    (checkout / ".env").write_text(f"IRIS_DATABASE_URL={empty_database_url}\n")
     result, _ = materialize("iris_df", cwd=checkout, env={"IRIS_DATABASE_URL": iris_database_url})
     assert result.returncode == 0, result.stderr[-4000:]
     assert "(IRIS_DATABASE_URL from the environment)" in result.stderr
-    assert "from-env-file-3141" not in result.stdout + result.stderr
+    assert DATABASE_PASSWORD not in result.stdout + result.stderr
 
 
 def test_env_file_reaches_dagster_and_iris_assets_commands_alike(
@@ -55,8 +47,7 @@ def test_env_file_reaches_dagster_and_iris_assets_commands_alike(
 ) -> None:
     """With the variable only in .env, `iris-assets seed` fills that database and the main
     command reads it: one database for both, each run saying it came from .env."""
-    url = _with_password(empty_database_url, "only-in-env-file-2718")
-    (checkout / ".env").write_text(f"IRIS_DATABASE_URL={url}\n")
+    (checkout / ".env").write_text(f"IRIS_DATABASE_URL={empty_database_url}\n")
     seed = subprocess.run(
         [CLI, "seed"],
         cwd=checkout,
@@ -74,7 +65,7 @@ def test_env_file_reaches_dagster_and_iris_assets_commands_alike(
     assert result.returncode == 0, result.stderr[-4000:]
     assert "(IRIS_DATABASE_URL from .env)" in result.stderr
     for output in (seed.stderr, result.stdout + result.stderr):
-        assert "only-in-env-file-2718" not in output
+        assert DATABASE_PASSWORD not in output
 
 
 def test_an_unreachable_database_is_named_with_its_setting_and_source(
