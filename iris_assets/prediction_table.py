@@ -8,6 +8,7 @@ predictions to rows, leaves it out.
 """
 
 from collections.abc import Sequence
+from contextlib import suppress
 
 import psycopg
 from psycopg import sql
@@ -87,8 +88,11 @@ def inspect(conn: psycopg.Connection) -> TableState:
 
 
 def create_table(conn: psycopg.Connection) -> None:
-    """Create `iris_prediction` unless it exists; safe to call on every run."""
-    conn.execute(_CREATE_TABLE)
+    """Create `iris_prediction` unless it exists; safe to call on every run, and from two runs
+    at once (PostgreSQL's IF NOT EXISTS can still collide on the table's type: then the other
+    run made it)."""
+    with suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+        conn.execute(_CREATE_TABLE)
 
 
 def scored_islands(conn: psycopg.Connection) -> list[Island]:
