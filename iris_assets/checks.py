@@ -166,29 +166,68 @@ def new_version_predicts(
     description="Live accuracy stays within a margin of the champion's valid_acc (a warning).",
 )
 def live_accuracy_holds(config: DriftConfig, iris_predictions: Scored) -> dg.AssetCheckResult:
-    """Warns when the champion is right on new rows much less often than on its valid rows: the
-    first sign of drift."""
-    floor = iris_predictions.champion_valid_acc - config.margin
-    live = iris_predictions.live_accuracy
-    if live is None:
-        passed = True
-        description = "No newly scored row has a true class to compare with."
-    else:
-        passed = live >= floor
-        description = f"Live accuracy {live:.3f} on {iris_predictions.rows} newly scored rows " + (
-            f"is within {config.margin:.2f} of the champion's valid_acc "
-            f"{iris_predictions.champion_valid_acc:.3f}."
-            if passed
-            else f"is more than {config.margin:.2f} below the champion's valid_acc "
-            f"{iris_predictions.champion_valid_acc:.3f}: the rows may have drifted from what "
-            "it was trained on. Retrain on newer rows, or look at what changed."
+    """Warns when the champion is right on live rows much less often than on its valid rows: on
+    the rows scored now (the first sign of drift) or on all it has scored (drift that stayed)."""
+    scored = iris_predictions
+    floor = scored.champion_valid_acc - config.margin
+    measured = []
+    if scored.run_accuracy is not None:
+        measured.append((scored.run_accuracy, f"the {scored.rows} rows scored now"))
+    if scored.live_accuracy is not None:
+        measured.append(
+            (
+                scored.live_accuracy,
+                f"all {scored.live_rows} rows version {scored.model_version} has scored",
+            )
         )
     metadata = {"floor": dg.MetadataValue.float(floor)}
-    if live is not None:
-        metadata["live_accuracy"] = dg.MetadataValue.float(live)
+    if scored.live_accuracy is not None:
+        metadata["live_accuracy"] = dg.MetadataValue.float(scored.live_accuracy)
+    if scored.run_accuracy is not None:
+        metadata["run_accuracy"] = dg.MetadataValue.float(scored.run_accuracy)
+    if not measured:
+        return dg.AssetCheckResult(
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"No row version {scored.model_version} has scored has a true class to "
+            "compare with yet.",
+            metadata=metadata,
+        )
+    low = [what for accuracy, what in measured if accuracy < floor]
+    said = " and ".join(f"{accuracy:.3f} on {what}" for accuracy, what in measured)
+    valid = f"the champion's valid_acc {scored.champion_valid_acc:.3f}"
+    description = f"Live accuracy {said}: " + (
+        f"within {config.margin:.2f} of {valid}."
+        if not low
+        else f"on {' and '.join(low)} more than {config.margin:.2f} below {valid}: the rows may "
+        "have drifted from what it was trained on. Retrain on newer rows, or look at what changed."
+    )
     return dg.AssetCheckResult(
-        passed=passed,
+        passed=not low,
         severity=dg.AssetCheckSeverity.WARN,
         description=description,
+        metadata=metadata,
+    )
+
+
+@dg.asset_check(
+    asset=iris_predictions,
+    blocking=False,
+    description="Every row of iris_data without a prediction could be scored: no feature is "
+    "NULL, NaN or infinite (a warning names the rows otherwise).",
+)
+def every_row_scorable(iris_predictions: Scored) -> dg.AssetCheckResult:
+    """Warns, naming ids and columns, about rows iris_predictions left out: the run goes on, and
+    the warning stays until the rows are corrected or deleted."""
+    unscorable = iris_predictions.unscorable
+    metadata = {"unscorable_rows": dg.MetadataValue.int(unscorable.rows)}
+    for bad in unscorable.columns:
+        if bad.count:
+            metadata[f"unscorable_{bad.column}"] = dg.MetadataValue.int(bad.count)
+    return dg.AssetCheckResult(
+        passed=not unscorable.rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=unscorable.describe()
+        or f"Every row of {iris_table.TABLE} without a prediction had four finite features.",
         metadata=metadata,
     )

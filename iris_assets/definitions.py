@@ -19,6 +19,7 @@ with _startup.heavy_imports():
     )
     from iris_assets.automation import build_new_rows_sensor, retrain_job, retrain_schedule
     from iris_assets.checks import (
+        every_row_scorable,
         iris_df_has_every_class,
         iris_df_is_trainable,
         live_accuracy_holds,
@@ -46,6 +47,7 @@ defs = dg.Definitions(
         valid_acc_floor,
         new_version_predicts,
         live_accuracy_holds,
+        every_row_scorable,
     ],
     jobs=[retrain_job],
     sensors=[build_new_rows_sensor(settings.retrain_min_new_rows())],

@@ -58,6 +58,14 @@ NEWEST_ROWS = sql.SQL("SELECT {columns} FROM {table} ORDER BY {id} DESC LIMIT %s
 )
 """The newest rows, newest first: the id and the model's columns; the parameter is how many."""
 
+LABELS_IN_RANGES = sql.SQL(
+    "SELECT d.{id}, d.{label} FROM unnest(%s::int8[], %s::int8[]) AS r(first, last)"
+    " CROSS JOIN LATERAL (SELECT t.{id}, t.{label} FROM {table} AS t"
+    "  WHERE t.{id} >= r.first AND t.{id} <= r.last AND t.{label} IS NOT NULL) AS d"
+).format(id=sql.Identifier(ID), label=sql.Identifier(LABEL), table=sql.Identifier(TABLE))
+"""The id and true class of every row with one whose id lies in a range; the parameters are the
+ranges' first and last ids (both included), one range a primary-key scan."""
+
 
 @cache
 def iris_rows() -> tuple[IrisRow, ...]:

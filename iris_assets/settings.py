@@ -41,6 +41,11 @@ DATABASE_URL = Setting(
     "libpq URL of the database that holds iris_data",
     "the embedded PostgreSQL under IRIS_HOME",
 )
+PREDICTIONS_DATABASE_URL = Setting(
+    "IRIS_PREDICTIONS_DATABASE_URL",
+    "libpq URL of the database that receives iris_prediction (a user that may write there)",
+    "the database of iris_data (IRIS_DATABASE_URL)",
+)
 TRACKING_URI = Setting(
     "MLFLOW_TRACKING_URI",
     "MLflow tracking and registry server",
@@ -93,6 +98,7 @@ CODE_VERSION = Setting(
 
 SETTINGS = (
     DATABASE_URL,
+    PREDICTIONS_DATABASE_URL,
     TRACKING_URI,
     S3_ENDPOINT_URL,
     AWS_ACCESS_KEY_ID,

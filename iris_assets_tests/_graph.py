@@ -18,7 +18,13 @@ def run_graph(
     assets: Sequence[str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialize every asset, or only `assets` with their checks, or run only the checks, with
-    `ops` config; failures are returned."""
+    `ops` config; failures are returned.
+
+    Without a `predictions_postgres`, predictions go to the database of `postgres`, as they do
+    while IRIS_PREDICTIONS_DATABASE_URL is unset.
+    """
+    if "postgres" in resources:
+        resources = {"predictions_postgres": resources["postgres"], **resources}
     selected = dg.define_asset_job("selected", selection=dg.AssetSelection.assets(*(assets or [])))
     test_defs = dg.Definitions(
         assets=list(defs.assets or []),

@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 from iris_assets import checks, iris_table
 from iris_assets.assets.predictions import Scored
 from iris_assets.config import DataQualityConfig, DriftConfig, QualityGateConfig
+from iris_assets.unscored_rows import BadColumn, Unscorable
 from iris_assets_tests._graph import run_graph
 from iris_assets_tests.conftest import S3_BUCKET
 from iris_devstack.registry import versions
@@ -129,17 +130,46 @@ def test_new_version_check_passes_then_fails_on_a_broken_artifact(
 
 
 @pytest.mark.parametrize(
-    ("live", "passed", "words"),
+    ("run", "live", "passed", "words"),
     [
-        (0.85, True, "Live accuracy 0.850 on 40 newly scored rows is within 0.10"),
-        (0.84, False, "is more than 0.10 below the champion's valid_acc 0.950"),
-        (None, True, "No newly scored row has a true class"),
+        (0.85, None, True, "Live accuracy 0.850 on the 40 rows scored now: within 0.10"),
+        (0.84, 0.96, False, "on the 40 rows scored now more than 0.10 below the champion's"),
+        (None, 0.84, False, "on all 120 rows version 2 has scored more than 0.10 below"),
+        (0.9, 0.96, True, "0.900 on the 40 rows scored now and 0.960 on all 120 rows version 2"),
+        (None, None, True, "No row version 2 has scored has a true class to compare with yet"),
     ],
 )
-def test_drift_warns_below_the_margin(live: float | None, passed: bool, words: str) -> None:
-    """Live accuracy more than `margin` under the champion's valid_acc warns; within it, or with
-    nothing to compare, it passes."""
-    scored = Scored(rows=40, model_version=2, live_accuracy=live, champion_valid_acc=0.95)
+def test_drift_warns_below_the_margin(
+    run: float | None, live: float | None, passed: bool, words: str
+) -> None:
+    """Live accuracy more than `margin` under the champion's valid_acc warns, on the rows scored
+    now or on all the champion has scored; within it, or with nothing to compare, it passes."""
+    scored = Scored(
+        rows=40,
+        model_version=2,
+        live_accuracy=live,
+        champion_valid_acc=0.95,
+        live_rows=120,
+        run_accuracy=run,
+    )
     result = checks.live_accuracy_holds(config=DriftConfig(), iris_predictions=scored)
     assert (result.passed, result.severity) == (passed, dg.AssetCheckSeverity.WARN)
     assert words in (result.description or "")
+
+
+def test_a_value_stored_before_live_rows_existed_still_checks() -> None:
+    """A Scored of four fields (an earlier release's) loads with defaults: nothing unscorable."""
+    scored = Scored(rows=40, model_version=2, live_accuracy=0.5, champion_valid_acc=0.95)
+    assert not checks.live_accuracy_holds(config=DriftConfig(), iris_predictions=scored).passed
+    assert checks.every_row_scorable(iris_predictions=scored).passed
+
+
+def test_unscorable_rows_warn_with_their_ids_and_columns() -> None:
+    unscorable = Unscorable(rows=1, columns=(BadColumn("sepal_width", 1, (7,)),))
+    scored = Scored(
+        rows=149, model_version=1, live_accuracy=1.0, champion_valid_acc=1.0, unscorable=unscorable
+    )
+    result = checks.every_row_scorable(iris_predictions=scored)
+    assert (result.passed, result.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert "sepal_width: 1 (id 7)" in (result.description or "")
+    assert result.metadata["unscorable_sepal_width"] == dg.MetadataValue.int(1)

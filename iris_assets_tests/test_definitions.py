@@ -67,6 +67,7 @@ def test_checks_guard_the_rows_the_metrics_and_the_registered_model() -> None:
         "valid_acc_floor": "metrics",
         "new_version_predicts": "registered_model",
         "live_accuracy_holds": "iris_predictions",
+        "every_row_scorable": "iris_predictions",
     }
 
 
@@ -129,7 +130,7 @@ def test_whole_graph_on_embedded_services(embedded_env: Path) -> None:
     assert list((embedded_env / "mlartifacts").rglob("model.skops"))
     assert registered.metadata["valid_acc"].value == run.data.metrics["valid_acc"]
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 8
+    assert len(evaluations) == 9
     assert all(evaluation.passed for evaluation in evaluations)
     descriptions = {e.check_name: e.description for e in evaluations}
     assert descriptions["iris_df_two_classes"].startswith("3 classes: 0 (")

@@ -12,6 +12,8 @@ SERVICE_VARIABLES = (
     # PostgreSQL with iris_data, and where the embedded services keep their state.
     "IRIS_DATABASE_URL",
     "IRIS_HOME",
+    # Where iris_prediction goes, when not into the database of iris_data.
+    "IRIS_PREDICTIONS_DATABASE_URL",
     # Asset values in S3 instead of the Dagster instance's directory.
     "IRIS_IO_S3_URI",
     # MLflow's and boto's own names for the tracking server and the S3 store behind it.

@@ -1,5 +1,6 @@
-"""The database that holds `iris_data`, as IRIS_DATABASE_URL names it, for every process of the
-project: the code location and the `iris-assets` commands.
+"""The databases the project's PostgreSQL settings name, for every process of the project: the
+one that holds `iris_data` (IRIS_DATABASE_URL) for the code location and the `iris-assets`
+commands, and the one that receives `iris_prediction` (IRIS_PREDICTIONS_DATABASE_URL).
 
 Apart from `from_env`, which builds the code location's other resources: the data generator needs
 neither MLflow nor its import time.
@@ -22,6 +23,25 @@ def postgres_from_env(
     setting = (resolved or settings.apply())[settings.DATABASE_URL.name]
     url = setting.value if resolve else env_var(setting)
     return PostgresResource(database_url=url, origins={"database_url": setting.origin})
+
+
+def predictions_postgres_from_env(resolved: dict[str, settings.Resolved]) -> PostgresResource:
+    """The database at IRIS_PREDICTIONS_DATABASE_URL; unset, the database of iris_data.
+
+    Its own setting, so that a user who may only read iris_data, or iris_data as a view, still
+    gets predictions somewhere it may write. Its origin says which variable chose the database,
+    so that every message about it names the one to change.
+    """
+    own = resolved[settings.PREDICTIONS_DATABASE_URL.name]
+    if own.value is not None:
+        return PostgresResource(database_url=env_var(own), origins={"database_url": own.origin})
+    source = resolved[settings.DATABASE_URL.name]
+    origin = (
+        f"{source.origin}, as {own.setting.name} is unset"
+        if source.value is not None
+        else f"{own.setting.name} and {source.setting.name} unset"
+    )
+    return PostgresResource(database_url=env_var(source), origins={"database_url": origin})
 
 
 def env_var(setting: settings.Resolved) -> dg.EnvVar | None:
