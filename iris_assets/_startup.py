@@ -1,6 +1,6 @@
 """Start-up of a process that loads the definitions: quieter, and cheaper on the garbage collector.
 
-The definitions import MLflow, scikit-learn and pandas: about a million objects that live as long
+The definitions import MLflow, scikit-learn and pandas: a large heap of objects that live as long
 as the process, and almost no garbage. Left running, the collector would walk that growing heap
 again and again for nothing, once more at its first pass after the imports, and again at exit.
 So the collector is paused for the imports, and what they made is frozen out of its sight before

@@ -4,17 +4,15 @@ from collections.abc import Callable, Iterator
 
 import dagster as dg
 import pandas as pd
-from mlflow.pyfunc import load_model
 
 from iris_assets import data_quality, iris_table
 from iris_assets import metadata_keys as keys
 from iris_assets.assets import iris_df, iris_predictions, metrics, registered_model
-from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets.predictions import Scored
 from iris_assets.assets.training import accuracy
 from iris_assets.config import DataQualityConfig, DriftConfig, QualityGateConfig
-from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets.resources.registry import ModelRegistry, RegisteredVersion
 
 _Finder = Callable[[pd.DataFrame], str | None]
 _Describer = Callable[[pd.DataFrame], str]
@@ -121,15 +119,15 @@ def valid_acc_floor(config: QualityGateConfig, metrics: dict[str, float]) -> dg.
     additional_ins={"valid_df": dg.AssetIn("valid_df")},
 )
 def new_version_predicts(
-    mlflow: MLflowResource, registered_model: RegisteredVersion, valid_df: pd.DataFrame
+    registry: ModelRegistry, registered_model: RegisteredVersion, valid_df: pd.DataFrame
 ) -> dg.AssetCheckResult:
     """The new version loads from the registry with pyfunc and, on its input example and on the
     valid rows, predicts what the trained pipeline did; blocking, so a version that cannot serve
     never reaches champion_model. Rerun it from the Checks tab to re-verify the registry."""
     uri = registered_model.uri
     try:
-        with mlflow.activated("loading the new version and predicting"):
-            model = load_model(uri)
+        with registry.within_deadline("loading the new version and predicting"):
+            model = registry.load(registered_model.model_name, registered_model.version)
             example = model.predict(pd.DataFrame(model.input_example))
             valid_acc = accuracy(model, valid_df)
     except Exception as error:

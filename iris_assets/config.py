@@ -6,6 +6,8 @@ from typing import Any, Literal
 import dagster as dg
 from pydantic import Field, ValidationError, field_validator
 
+from iris_assets.model_names import DEFAULT_ALIAS, DEFAULT_MODEL_NAME
+
 
 class StepConfig(dg.Config):
     """A step's run config whose invalid values fail the step once, not three times.
@@ -74,7 +76,7 @@ class SVCConfig(StepConfig):
 
 
 class RegistryConfig(StepConfig):
-    """Where in MLflow the model goes, and which alias marks the version to serve."""
+    """Where in MLflow the model goes."""
 
     experiment: str = Field(
         default="new-exp",
@@ -84,22 +86,27 @@ class RegistryConfig(StepConfig):
         description="MLflow experiment of the run.",
     )
     model_name: str = Field(
-        default="sk_model",
+        default=DEFAULT_MODEL_NAME,
         min_length=1,
         max_length=256,
         pattern=r"^[^/:]*[^/:\s][^/:]*$",
         description="Registered model that receives a new version (no '/' or ':').",
     )
-    champion_alias: str = Field(
-        default="champion",
+
+
+class ChampionConfig(StepConfig):
+    """Which alias marks the version to serve."""
+
+    alias: str = Field(
+        default=DEFAULT_ALIAS,
         max_length=255,
         pattern=r"^[\w-]+$",
         description="Alias champion_model moves to the new version when it scores at least as "
         "well as the holder on the same valid rows (letters, digits, '_' and '-'; not 'latest' "
-        "or 'v<number>'). Checked here, before anything is written to MLflow.",
+        "or 'v<number>'). registered_model checks it too, before anything is written to MLflow.",
     )
 
-    @field_validator("champion_alias")
+    @field_validator("alias")
     @classmethod
     def _not_reserved(cls, alias: str) -> str:
         """MLflow keeps 'latest' and 'v<number>' for itself."""

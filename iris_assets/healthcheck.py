@@ -1,13 +1,12 @@
-"""Health checks of the Compose stack's Dagster services, light enough to run every 10 seconds.
+"""Health checks of the Compose stack's Dagster services, light enough to run every few seconds.
 
     python -m iris_assets.healthcheck code-server [HOST:PORT]    # default localhost:4000
     python -m iris_assets.healthcheck daemon                     # reads DAGSTER_PG_*
 
 Dagster's own checks (`dagster api grpc-health-check`, `dagster-daemon liveness-check`) import
-Dagster and open the instance each time: an idle stack checked every 10 s spent a good share of
-a core on them. These ask the same with grpcio and psycopg alone, for a small fraction of that
-(docs/performance.md, Compose stack). Exit code 0 means healthy; otherwise the reason goes to
-stderr.
+Dagster and open the instance each time, which an idle stack would pay for at every check. These
+ask the same with grpcio and psycopg alone (figures in docs/performance.md, Compose stack). Exit
+code 0 means healthy; otherwise the reason goes to stderr.
 """
 
 import os
@@ -15,6 +14,9 @@ import sys
 from collections.abc import Sequence
 
 CHECK_TIMEOUT_SECONDS = 5.0
+CODE_SERVER_PORT = 4000
+"""The code server's gRPC port: the one home of a fact that the Dockerfile, Compose, both Dagster
+workspaces and the Helm values spell again; test_helm_chart holds them to it."""
 HEARTBEAT_MAX_AGE_SECONDS = 90.0
 """A heartbeat older than this is a daemon that stopped beating (it beats every 30 s at most)."""
 REQUIRED_DAEMONS = ("QUEUED_RUN_COORDINATOR", "SCHEDULER", "SENSOR")
@@ -52,6 +54,8 @@ def daemon() -> str | None:
         dbname=os.environ["DAGSTER_PG_DB"],
         connect_timeout=int(CHECK_TIMEOUT_SECONDS),
     ) as conn:
+        # Dagster's own table, read without importing Dagster (the check must stay light);
+        # test_private_apis fails loudly if an upgrade renames it.
         rows = conn.execute(
             "SELECT daemon_type, extract(epoch FROM now() AT TIME ZONE 'UTC' - timestamp)"
             " FROM daemon_heartbeats WHERE daemon_type = ANY(%s)",
@@ -69,7 +73,7 @@ def daemon() -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["code-server"] and len(args) <= 2:
-        problem = code_server(args[1] if len(args) == 2 else "localhost:4000")
+        problem = code_server(args[1] if len(args) == 2 else f"localhost:{CODE_SERVER_PORT}")
     elif args == ["daemon"]:
         problem = daemon()
     else:

@@ -5,6 +5,8 @@ the checkout keep runs, event logs, schedules, asset values and step logs in `$I
 (default `.iris/dagster`): moving IRIS_HOME moves the instance with the database and the MLflow
 store, and a run never pairs values stored under one home with services of another. Dagster's own
 classes take a fixed `base_dir`; these read IRIS_HOME in each process that opens the instance.
+They subclass Dagster's private storage classes, the only ones that keep SQLite storage on a
+directory: test_private_apis fails loudly if an upgrade changes how they are built.
 """
 
 from pathlib import Path

@@ -16,3 +16,8 @@ MODEL_VERSION_URL = "model_version_url"
 MLFLOW_UI_COMMAND = "mlflow_ui_command"
 TRAIN_ACC = "train_acc"
 VALID_ACC = "valid_acc"
+
+MLFLOW_DAGSTER_RUN_ID = "dagster.run_id"
+"""The MLflow run's tag naming the Dagster run that logged it."""
+MLFLOW_DAGSTER_ASSET_KEY = "dagster.asset_key"
+"""The MLflow run's tag naming the asset that logged it."""

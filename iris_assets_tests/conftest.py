@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from iris_assets import iris_table
-from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets.resources.registry import ModelRegistry
 from iris_devstack.mlflow_server import s3_environ, tracking_server
 from iris_devstack.postgres import PostgresCluster, postgres_database, shared_server_url
 from iris_devstack.seaweedfs import seaweedfs_s3
@@ -173,11 +173,11 @@ def mlflow_server(
 @pytest.fixture(scope="module")
 def graph_resources(
     iris_database_url: str, mlflow_server: str
-) -> dict[str, PostgresResource | MLflowResource]:
+) -> dict[str, PostgresResource | ModelRegistry]:
     """The graph's resources on this module's seeded database and the suite's MLflow server."""
     return {
         "postgres": PostgresResource(database_url=iris_database_url),
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
+        "registry": ModelRegistry(tracking_uri=mlflow_server),
     }
 
 

@@ -6,7 +6,13 @@ import dagster as dg
 import pytest
 from mlflow.tracking import MlflowClient
 
-from iris_assets.config import IrisDataConfig, RegistryConfig, SplitConfig, SVCConfig
+from iris_assets.config import (
+    ChampionConfig,
+    IrisDataConfig,
+    RegistryConfig,
+    SplitConfig,
+    SVCConfig,
+)
 from iris_assets_tests._graph import failure_text, run_graph
 
 
@@ -51,8 +57,8 @@ def test_gamma_rejects_other_words() -> None:
         (SplitConfig, {"train_size": 0}),
         (IrisDataConfig, {"limit": 0}),
         (SVCConfig, {"C": 0}),
-        (RegistryConfig, {"champion_alias": "latest"}),
-        (RegistryConfig, {"champion_alias": "v3"}),
+        (ChampionConfig, {"alias": "latest"}),
+        (ChampionConfig, {"alias": "v3"}),
         (RegistryConfig, {"model_name": "team/sk_model"}),
     ],
 )
@@ -80,25 +86,31 @@ def test_unknown_kernel_is_refused_before_the_run() -> None:
         )
 
 
-# (op, config, words the failure must contain); every run is against the real services.
+# (op, config, the step that fails, words the failure must contain); every run is against the
+# real services. champion_model's alias is refused by registered_model, before MLflow hears of it.
 RUN_CASES = [
-    ("iris_df", {"limit": 0}, "greater than or equal to 1"),
-    ("iris_split", {"train_size": 1.5}, "less than 1"),
-    ("iris_split", {"train_size": 0.01}, "1 to train and 99 to score"),
-    ("registered_model", {"model_name": "team/sk_model"}, "model_name"),
-    ("registered_model", {"experiment": ""}, "experiment"),
-    ("registered_model", {"champion_alias": "latest"}, "reserved by MLflow"),
+    ("iris_df", {"limit": 0}, "iris_df", "greater than or equal to 1"),
+    ("iris_split", {"train_size": 1.5}, "iris_split", "less than 1"),
+    ("iris_split", {"train_size": 0.01}, "iris_split", "1 to train and 99 to score"),
+    ("registered_model", {"model_name": "team/sk_model"}, "registered_model", "model_name"),
+    ("registered_model", {"experiment": ""}, "registered_model", "experiment"),
+    ("champion_model", {"alias": "latest"}, "registered_model", "reserved by MLflow"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("op", "config", "words"), RUN_CASES, ids=[f"{c[0]}-{c[1]}" for c in RUN_CASES]
+    ("op", "config", "failing", "words"), RUN_CASES, ids=[f"{c[0]}-{c[1]}" for c in RUN_CASES]
 )
 def test_invalid_config_fails_its_step_and_registers_nothing(
-    graph_resources: Mapping[str, object], mlflow_server: str, op: str, config: dict, words: str
+    graph_resources: Mapping[str, object],
+    mlflow_server: str,
+    op: str,
+    config: dict,
+    failing: str,
+    words: str,
 ) -> None:
-    """A value MLflow or scikit-learn would reject fails at its step, at once (not retried), before
-    any MLflow write."""
+    """A value MLflow or scikit-learn would reject fails at its step (an alias: before the
+    registration), at once (not retried), before any MLflow write."""
     runs_before = _mlflow_run_count(mlflow_server)
     result = run_graph(
         graph_resources,
@@ -107,7 +119,7 @@ def test_invalid_config_fails_its_step_and_registers_nothing(
     )
     assert not result.success
     (failure,) = result.get_step_failure_events()
-    assert failure.step_key == op
+    assert failure.step_key == failing
     assert words in failure_text(result)
     assert _mlflow_run_count(mlflow_server) == runs_before
     restarts = [e for e in result.all_events if e.event_type_value == "STEP_RESTARTED"]

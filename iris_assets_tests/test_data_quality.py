@@ -9,8 +9,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from iris_assets import data_quality, iris_table
-from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets.resources.registry import ModelRegistry
 from iris_assets_tests._graph import failure_text, run_graph
 
 SEED = "SEED"
@@ -99,7 +99,7 @@ def test_bad_rows_fail_before_training(
     result = run_graph(
         {
             "postgres": PostgresResource(database_url=empty_database_url),
-            "mlflow": MLflowResource(tracking_uri=mlflow_server),
+            "registry": ModelRegistry(tracking_uri=mlflow_server),
         },
         dg.DagsterInstance.ephemeral(),
         ops={"registered_model": {"model_name": model_name}},

@@ -101,10 +101,10 @@ def test_configured_services_come_from_the_environment(monkeypatch: pytest.Monke
     try:
         reloaded = importlib.reload(iris_assets.definitions).defs
         postgres = reloaded.resources["postgres"]
-        mlflow = reloaded.resources["mlflow"]
+        registry = reloaded.resources["registry"]
         assert postgres.database_url == dg.EnvVar("IRIS_DATABASE_URL")
-        assert mlflow.tracking_uri == dg.EnvVar("MLFLOW_TRACKING_URI")
-        assert mlflow.aws_secret_access_key is None
+        assert registry.tracking_uri == dg.EnvVar("MLFLOW_TRACKING_URI")
+        assert registry.aws_secret_access_key is None
     finally:
         monkeypatch.undo()
         importlib.reload(iris_assets.definitions)

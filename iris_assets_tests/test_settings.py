@@ -7,8 +7,8 @@ import dagster as dg
 import pytest
 
 from iris_assets import settings
-from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets.resources.registry import ModelRegistry
 from iris_devstack import browser
 from iris_devstack.checkout import REPO
 
@@ -116,8 +116,8 @@ def test_a_refused_connection_names_the_variable_and_its_source() -> None:
 
 def test_no_dagster_link_without_a_known_ui() -> None:
     """A guessed Dagster UI may be another instance's, which says "No run found"."""
-    assert MLflowResource().dagster_run_url("abc") is None
-    linked = MLflowResource(dagster_ui_url="http://dagster.example:3000/")
+    assert ModelRegistry().dagster_run_url("abc") is None
+    linked = ModelRegistry(dagster_ui_url="http://dagster.example:3000/")
     assert linked.dagster_run_url("abc") == "http://dagster.example:3000/runs/abc"
 
 

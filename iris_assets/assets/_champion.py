@@ -2,27 +2,7 @@
 
 from dataclasses import dataclass
 
-
-def version_uri(model_name: str, version: int) -> str:
-    """MLflow's URI of one registered version, which loaders and the UI take."""
-    return f"models:/{model_name}/{version}"
-
-
-@dataclass(frozen=True)
-class RegisteredVersion:
-    """A model version `registered_model` made, as the assets after it need to know it."""
-
-    model_name: str
-    version: int
-    run_id: str
-    train_acc: float
-    valid_acc: float
-    alias: str
-    """The alias champion_model decides about (run config of registered_model)."""
-
-    @property
-    def uri(self) -> str:
-        return version_uri(self.model_name, self.version)
+from iris_assets.resources.registry import RegisteredVersion
 
 
 @dataclass(frozen=True)

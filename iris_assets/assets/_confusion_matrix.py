@@ -1,7 +1,8 @@
 """The confusion matrix as a small SVG image, drawn without a plotting library.
 
-matplotlib cost every `registered_model` step time and memory to import and draw nine squares
-and their counts (docs/performance.md). The MLflow UI shows `.svg` artifacts as images.
+A plotting library would cost every `registered_model` step its import time and memory to draw
+nine squares and their counts (figures in docs/performance.md). The MLflow UI shows `.svg`
+artifacts as images.
 """
 
 from collections.abc import Sequence

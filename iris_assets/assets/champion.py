@@ -4,27 +4,23 @@ import hashlib
 
 import dagster as dg
 import pandas as pd
-from mlflow.pyfunc import load_model
 
 from iris_assets import metadata_keys as keys
-from iris_assets.assets._champion import (
-    Champion,
-    Decision,
-    RegisteredVersion,
-    decide,
-    version_uri,
-)
+from iris_assets.assets._champion import Champion, Decision, decide
 from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
 from iris_assets.assets.training import accuracy
-from iris_assets.resources.mlflow import MLflowResource
+from iris_assets.config import ChampionConfig
+from iris_assets.model_names import alias_uri
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets.resources.registry import ModelRegistry, RegisteredVersion
 
 
 @dg.asset(group_name=GROUP, kinds={"mlflow"}, retry_policy=TRANSIENT_FAILURES)
 @transient_only
 def champion_model(
     context: dg.AssetExecutionContext,
-    mlflow: MLflowResource,
+    config: ChampionConfig,
+    registry: ModelRegistry,
     postgres: PostgresResource,
     registered_model: RegisteredVersion,
     valid_df: pd.DataFrame,
@@ -35,13 +31,13 @@ def champion_model(
     Runs only after the blocking check proved the new version loads and predicts. Concurrent runs
     take turns (a PostgreSQL advisory lock), so the alias ends on the best of them.
     """
-    name, alias = registered_model.model_name, registered_model.alias
+    name, alias = registered_model.model_name, config.alias
     with (
         postgres.advisory_lock(f"{name}@{alias}"),
-        mlflow.activated("re-scoring the champion and moving the alias"),
+        registry.within_deadline("re-scoring the champion and moving the alias"),
     ):
-        holder = mlflow.alias_version(name, alias)
-        holder_acc, holder_error = _rescore(name, holder, registered_model, valid_df)
+        holder = registry.holder(name, alias)
+        holder_acc, holder_error = _rescore(registry, holder, registered_model, valid_df)
         if holder_error is not None:
             context.log.warning(
                 f"The {alias} version {holder} of {name} no longer loads or predicts "
@@ -49,11 +45,9 @@ def champion_model(
             )
         decision = decide(registered_model, holder, holder_acc, holder_error)
         if decision.promoted:
-            mlflow.set_alias(name, alias, registered_model.version)
+            registry.promote(name, alias, registered_model.version)
         rows = _rows(valid_df)
-        record = _record(alias, holder, holder_acc, decision, rows)
-        mlflow.tag_version(name, registered_model.version, record)
-        mlflow.tag_run(registered_model.run_id, record)
+        registry.annotate(registered_model, _record(alias, holder, holder_acc, decision, rows))
     if decision.promoted or holder is None or holder_acc is None:
         version, valid_acc = registered_model.version, registered_model.valid_acc
     else:
@@ -68,13 +62,17 @@ def champion_model(
 
 
 def _rescore(
-    name: str, holder: int | None, challenger: RegisteredVersion, valid_df: pd.DataFrame
+    registry: ModelRegistry,
+    holder: int | None,
+    challenger: RegisteredVersion,
+    valid_df: pd.DataFrame,
 ) -> tuple[float | None, str | None]:
     """The holder's accuracy on the challenger's valid rows, or why it could not be had."""
     if holder is None or holder == challenger.version:
         return None, None
     try:
-        return accuracy(load_model(version_uri(name, holder)), valid_df), None
+        model = registry.load(challenger.model_name, holder, "loading the champion to re-score it")
+        return accuracy(model, valid_df), None
     except Exception as error:  # whatever breaks loading or predicting disqualifies the holder
         return None, f"{type(error).__name__}: {error}"
 
@@ -123,7 +121,7 @@ def _metadata(
         keys.PROMOTED: dg.MetadataValue.bool(decision.promoted),
         "reason": dg.MetadataValue.text(decision.reason),
         "champion_version": dg.MetadataValue.int(champion.version),
-        "champion_uri": dg.MetadataValue.text(f"models:/{champion.model_name}@{champion.alias}"),
+        "champion_uri": dg.MetadataValue.text(alias_uri(champion.model_name, champion.alias)),
         "challenger_version": dg.MetadataValue.int(challenger.version),
         "challenger_valid_acc": dg.MetadataValue.float(challenger.valid_acc),
         "valid_rows": dg.MetadataValue.int(len(valid_df)),

@@ -6,6 +6,7 @@ import psycopg
 
 from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
 from iris_assets.config import IrisDataConfig
+from iris_assets.frame_lineage import with_source
 from iris_assets.iris_table import ID, LABEL, MODEL_COLUMNS, NEWEST_ROWS, TABLE
 from iris_assets.resources.postgres import PostgresResource
 
@@ -51,6 +52,7 @@ def iris_df(
             "`iris-assets seed` creates it.",
             allow_retries=False,
         ) from None
+    with_source(frame, postgres.public_url(), TABLE, NEWEST_ROWS.as_string())
     return dg.MaterializeResult(value=frame, metadata=_metadata(frame, postgres))
 
 

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 import psycopg
-from mlflow.pyfunc import load_model
 
 from iris_assets import id_ranges, prediction_table, prediction_target, unscored_rows
-from iris_assets.assets._champion import Champion, version_uri
+from iris_assets.assets._champion import Champion
 from iris_assets.assets._live_accuracy import live_counts
 from iris_assets.assets._shared import GROUP, TRANSIENT_FAILURES, transient_only
 from iris_assets.assets.data import iris_data
@@ -18,8 +17,8 @@ from iris_assets.config import PredictionsConfig
 from iris_assets.id_ranges import Island
 from iris_assets.iris_table import FEATURES, ID, LABEL
 from iris_assets.prediction_target import TableState
-from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets.resources.registry import ModelRegistry
 from iris_assets.unscored_rows import Unscorable
 
 NOTHING_UNSCORABLE = Unscorable()
@@ -59,7 +58,7 @@ class Scored:
 def iris_predictions(
     context: dg.AssetExecutionContext,
     config: PredictionsConfig,
-    mlflow: MLflowResource,
+    registry: ModelRegistry,
     postgres: PostgresResource,
     predictions_postgres: PostgresResource,
     champion_model: Champion,
@@ -87,13 +86,11 @@ def iris_predictions(
         unscorable = unscored_rows.unscorable(conn, lows, highs)
     if problem := unscorable.describe():
         context.log.warning(problem)
-    with mlflow.activated("loading the champion and predicting"):
+    with registry.within_deadline("loading the champion and predicting"):
         # The alias, read now: a run that finished since may have moved it.
-        version = mlflow.alias_version(name, alias) or champion_model.version
+        version = registry.holder(name, alias) or champion_model.version
         predicted = (
-            load_model(version_uri(name, version)).predict(rows[list(FEATURES)])
-            if not rows.empty
-            else []
+            registry.load(name, version).predict(rows[list(FEATURES)]) if not rows.empty else []
         )
     predictions = pd.Series(predicted, index=rows.index, name="predicted", dtype=int)
     target = f"{prediction_table.TABLE} in {predictions_postgres.public_url()}"

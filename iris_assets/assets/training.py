@@ -14,6 +14,7 @@ from sklearn.svm import SVC
 from iris_assets import metadata_keys as keys
 from iris_assets.assets._shared import GROUP
 from iris_assets.config import SplitConfig, SVCConfig
+from iris_assets.frame_lineage import with_split
 from iris_assets.iris_table import FEATURES, LABEL
 
 
@@ -33,8 +34,8 @@ def iris_split(
 ) -> Iterator[dg.Output[pd.DataFrame]]:
     """One seeded shuffle feeds both splits, so they never overlap whichever one is selected.
 
-    Each split's metadata records the config that made it (`SplitConfig`'s fields, by name):
-    `registered_model` logs it with the model, and the UI shows it.
+    Each split carries the config that made it (frame_lineage), which `registered_model` logs
+    with the model, and shows it in its metadata for the UI.
     """
     valid_rows = math.ceil(len(iris_df) * (1 - config.train_size))
     if len(iris_df) - valid_rows < 2 or valid_rows < 1:
@@ -49,7 +50,8 @@ def iris_split(
     for name, frame in (("train_df", train), ("valid_df", valid)):
         if name in context.op_execution_context.selected_output_names:
             metadata = {"dagster/row_count": len(frame), **config.model_dump()}
-            yield dg.Output(frame, output_name=name, metadata=metadata)
+            split = with_split(frame.copy(), config.model_dump())
+            yield dg.Output(split, output_name=name, metadata=metadata)
 
 
 @dg.asset(group_name=GROUP, kinds={"sklearn"})

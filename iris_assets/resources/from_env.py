@@ -7,12 +7,12 @@ import dagster as dg
 
 from iris_assets import settings
 from iris_assets.resources.io_managers import LocalValuesIOManager
-from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres_from_env import (
     env_var,
     postgres_from_env,
     predictions_postgres_from_env,
 )
+from iris_assets.resources.registry import ModelRegistry
 
 _MLFLOW_FIELDS = {
     "tracking_uri": settings.TRACKING_URI,
@@ -32,7 +32,7 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource | dg.ConfigurableI
         "io_manager": _values_io_manager(resolved),
         "postgres": postgres_from_env(resolved),
         "predictions_postgres": predictions_postgres_from_env(resolved),
-        "mlflow": MLflowResource(
+        "registry": ModelRegistry(
             **{field: env_var(resolved[s.name]) for field, s in _MLFLOW_FIELDS.items()},
             origins={field: resolved[s.name].origin for field, s in _MLFLOW_FIELDS.items()},
         ),

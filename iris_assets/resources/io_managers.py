@@ -3,6 +3,9 @@
 from typing import Any
 
 import dagster as dg
+
+# Private: the public FilesystemIOManager builds this class and offers no hook for a missing
+# input; test_private_apis fails loudly if an upgrade moves it.
 from dagster._core.storage.fs_io_manager import PickledObjectFilesystemIOManager
 
 from iris_assets.local_instance import describe_instance, missing_console_settings
@@ -55,7 +58,8 @@ def missing_input(context: dg.InputContext, where: str) -> dg.Failure:
 
 
 def _selected_assets(context: dg.InputContext) -> set[dg.AssetKey]:
-    """The assets the step makes in this run, to name in the advice."""
+    """The assets the step makes in this run, to name in the advice. (`step_context` is not in
+    Dagster's documented API; test_private_apis watches it.)"""
     step = context.step_context
     return {
         key

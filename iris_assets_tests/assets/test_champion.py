@@ -11,9 +11,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from iris_assets import iris_table
-from iris_assets.assets._champion import RegisteredVersion, decide
-from iris_assets.resources.mlflow import MLflowResource
+from iris_assets.assets._champion import decide
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets.resources.registry import ModelRegistry, RegisteredVersion
 from iris_assets_tests import _bucket
 from iris_assets_tests._graph import run_graph
 from iris_assets_tests.conftest import S3_BUCKET
@@ -133,7 +133,7 @@ def test_alias_follows_the_better_model_on_the_same_rows_not_the_easier_window(
         iris_table.insert_rows(conn, easy)
     resources = {
         "postgres": PostgresResource(database_url=empty_database_url),
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
+        "registry": ModelRegistry(tracking_uri=mlflow_server),
     }
     instance = dg.DagsterInstance.ephemeral()
     registry = {"registered_model": {"model_name": "window_model"}}
@@ -179,7 +179,7 @@ def _two_species_prototypes(copies: int) -> list[iris_table.IrisRow]:
 
 def test_rule_ties_go_to_the_newer_version_and_worse_stays_out() -> None:
     """The decision itself: no holder, a tie and a better score promote; a worse one does not."""
-    challenger = RegisteredVersion("m", 5, "run", train_acc=1.0, valid_acc=0.9, alias="champion")
+    challenger = RegisteredVersion("m", 5, "run", train_acc=1.0, valid_acc=0.9)
     assert decide(challenger, None, None).promoted
     assert decide(challenger, 5, None).reason == "version 5 already holds the alias"
     tie = decide(challenger, 4, 0.9)

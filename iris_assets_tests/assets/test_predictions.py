@@ -12,8 +12,8 @@ from psycopg import sql
 
 from iris_assets import iris_table
 from iris_assets.resources.from_env import resources_from_env
-from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets.resources.registry import ModelRegistry
 from iris_assets.run_summary import error_summary, failure_summary
 from iris_assets_tests._graph import failure_text, run_graph
 from iris_devstack.postgres import postgres_database
@@ -141,7 +141,7 @@ def test_a_row_with_a_missing_feature_is_named_and_the_rest_are_scored(
     url = _seeded(empty_database_url, "UPDATE iris_data SET sepal_width = NULL WHERE id = 7")
     resources = {
         "postgres": PostgresResource(database_url=url),
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
+        "registry": ModelRegistry(tracking_uri=mlflow_server),
     }
     instance = dg.DagsterInstance.ephemeral()
     result = run_graph(resources, instance, ops={"registered_model": {"model_name": "nan_model"}})
@@ -201,7 +201,7 @@ def _from_env(
     return {
         "postgres": built["postgres"],
         "predictions_postgres": built["predictions_postgres"],
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
+        "registry": ModelRegistry(tracking_uri=mlflow_server),
     }
 
 
@@ -285,7 +285,7 @@ def test_iris_data_as_a_view_is_scored(empty_database_url: str, mlflow_server: s
     )
     resources = {
         "postgres": PostgresResource(database_url=url),
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
+        "registry": ModelRegistry(tracking_uri=mlflow_server),
     }
     result = run_graph(
         resources,
@@ -310,7 +310,7 @@ def test_a_foreign_iris_prediction_is_refused_and_left_as_it_was(
     )
     resources = {
         "postgres": PostgresResource(database_url=url),
-        "mlflow": MLflowResource(tracking_uri=mlflow_server),
+        "registry": ModelRegistry(tracking_uri=mlflow_server),
     }
     result = run_graph(
         resources,

@@ -21,13 +21,13 @@ from sklearn.pipeline import Pipeline
 
 from iris_assets import iris_table
 from iris_assets.assets import fitted_pipeline, registered_model
-from iris_assets.assets._champion import RegisteredVersion
 from iris_assets.assets.registry import model_requirements
 from iris_assets.config import SVCConfig
-from iris_assets.iris_table import FEATURES, LABEL
-from iris_assets.resources.mlflow import MLflowResource
+from iris_assets.frame_lineage import with_source, with_split
+from iris_assets.iris_table import FEATURES, LABEL, NEWEST_ROWS
 from iris_assets.resources.postgres import PostgresResource
-from iris_assets_tests._graph import failure_text, run_graph
+from iris_assets.resources.registry import ModelRegistry, RegisteredVersion
+from iris_assets_tests._graph import run_graph
 from iris_assets_tests.conftest import DATABASE_PASSWORD
 
 
@@ -54,11 +54,14 @@ def logged(
     """One materialization of registered_model against a fresh sqlite store."""
     store = tmp_path_factory.mktemp("registry_store")
     uri = f"sqlite:///{store / 'mlflow.db'}"
-    train, valid = iris_frame.iloc[::2].copy(), iris_frame.iloc[1::2].copy()
     split_config = {"train_size": 0.5, "random_state": 1}
+    read = PostgresResource(database_url=iris_database_url).public_url()
+    rows = with_source(iris_frame.copy(), read, iris_table.TABLE, NEWEST_ROWS.as_string())
+    train = with_split(rows.iloc[::2].copy(), split_config)
+    valid = with_split(rows.iloc[1::2].copy(), split_config)
     pipeline = fitted_pipeline(config=SVCConfig(C=2.0), train_df=train)
     upstream = {
-        "iris_df": iris_frame,
+        "iris_df": rows,
         "train_df": train,
         "valid_df": valid,
         "fitted_pipeline": pipeline,
@@ -67,17 +70,14 @@ def logged(
 
     @dg.multi_asset(outs={name: dg.AssetOut() for name in upstream})
     def upstream_stand_ins():
-        """Stands in for the assets registered_model reads; the splits record their config."""
+        """Stands in for the assets registered_model reads; the rows carry their source and
+        the splits their config, as iris_df and iris_split leave them."""
         for name, value in upstream.items():
-            metadata = split_config if name in ("train_df", "valid_df") else None
-            yield dg.Output(value, output_name=name, metadata=metadata)
+            yield dg.Output(value, output_name=name)
 
     result = dg.materialize(
         [upstream_stand_ins, registered_model],
-        resources={
-            "mlflow": MLflowResource(tracking_uri=uri),
-            "postgres": PostgresResource(database_url=iris_database_url),
-        },
+        resources={"registry": ModelRegistry(tracking_uri=uri)},
         run_config={
             "ops": {
                 "registered_model": {
@@ -161,7 +161,7 @@ def test_the_version_is_tagged_with_its_scores_and_not_yet_promoted(logged: Logg
     assert "champion" not in logged.client.get_registered_model("unit_model").aliases
     assert "promoted" not in logged.metadata
     assert logged.registered == RegisteredVersion(
-        "unit_model", 1, logged.run.info.run_id, 0.99, 0.95, alias="champion"
+        "unit_model", 1, logged.run.info.run_id, 0.99, 0.95
     )
 
 
@@ -229,27 +229,26 @@ def test_no_link_for_a_local_store(logged: Logged) -> None:
     assert "mlflow_run_url" not in logged.metadata
 
 
-def test_rows_read_from_another_database_are_refused(
+def test_a_partial_run_logs_where_its_rows_were_read(
     graph_resources: dict[str, Any], empty_database_url: str
 ) -> None:
     """`registered_model` alone, after the database setting changed since `iris_df` was read,
-    fails before MLflow hears of it, naming both databases and the selection that fixes it."""
+    logs the database the rows came from (they carry it), not the run's: lineage stays true."""
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         iris_table.seed(conn)
     instance = dg.DagsterInstance.ephemeral()
-    trained = run_graph(
-        graph_resources,
-        instance,
-        assets=["iris_df", "train_df", "valid_df", "fitted_pipeline", "metrics"],
-    )
-    assert trained.success
+    upstream = ["iris_df", "train_df", "valid_df", "fitted_pipeline", "metrics"]
+    assert run_graph(graph_resources, instance, assets=upstream).success
     moved = {**graph_resources, "postgres": PostgresResource(database_url=empty_database_url)}
-    ops = {"registered_model": {"model_name": "moved_database_model"}}
+    # An experiment of its own: MLflow keeps one dataset per experiment, name and digest, and
+    # these rows are the same as other modules' (same seed).
+    ops = {"registered_model": {"model_name": "moved_database_model", "experiment": "moved-db"}}
     result = run_graph(moved, instance, ops=ops, assets=["registered_model"])
-    assert not result.success
-    text = failure_text(result)
-    assert "The stored iris_df was read from postgresql://" in text
-    assert empty_database_url.rsplit("/", 1)[1] in text
-    assert "Read the rows again: --select '*registered_model'" in text
-    client = graph_resources["mlflow"].client()
-    assert not client.search_model_versions("name = 'moved_database_model'")
+    assert result.success
+    client = graph_resources["registry"].client()
+    [version] = client.search_model_versions("name = 'moved_database_model'")
+    [dataset] = client.get_run(version.run_id).inputs.dataset_inputs
+    source = json.loads(dataset.dataset.source)
+    read_from = graph_resources["postgres"].public_url()
+    assert source["database"] == read_from
+    assert source["database"] != PostgresResource(database_url=empty_database_url).public_url()

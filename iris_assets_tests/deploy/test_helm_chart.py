@@ -22,6 +22,7 @@ from jsonschema import validators
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from iris_assets import healthcheck
 from iris_assets_tests.deploy import _compose
 from iris_devstack import browser
 from iris_devstack.checkout import REPO
@@ -318,3 +319,23 @@ def test_the_ui_shows_no_community_dialog_as_in_compose(
     """The chart's instance turns nux off, as the Compose instance does."""
     assert compose_instance["nux"] == {"enabled": False}
     assert render_instance(values).get("nux") == compose_instance["nux"]
+
+
+def test_one_code_server_port_everywhere(values: dict[str, Any]) -> None:
+    """The image's command and ports, Compose's code server and its health check, the stack's
+    workspace and the chart's deployment use the port healthcheck.py names."""
+    [deployment] = values[SUBCHART]["deployments"]
+    compose = _compose.load_raw()["services"]["iris-assets-code"]
+    [server] = yaml.safe_load((_compose.DAGSTER_HOME_DIR / "workspace.yaml").read_text())[
+        "load_from"
+    ]
+    dockerfile = dict(_compose.dockerfile_final_stage())
+    ports = {
+        deployment["port"],
+        int(_compose.option(compose["command"], "-p")),
+        int(compose["healthcheck"]["test"][-1].rpartition(":")[2]),
+        next(iter(server.values()))["port"],
+        int(_compose.option(json.loads(dockerfile["CMD"]), "-p")),
+    }
+    assert ports == {healthcheck.CODE_SERVER_PORT}
+    assert str(healthcheck.CODE_SERVER_PORT) in dockerfile["EXPOSE"].split()

@@ -23,8 +23,8 @@ import pytest
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
-from iris_assets.resources.mlflow import MLflowResource
 from iris_assets.resources.postgres import PostgresResource
+from iris_assets.resources.registry import ModelRegistry
 from iris_assets_tests import _bucket
 from iris_assets_tests._graph import failure_text, run_graph
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
@@ -133,7 +133,7 @@ def _run(
     result = run_graph(
         {
             "postgres": PostgresResource(database_url=database_url),
-            "mlflow": MLflowResource(tracking_uri=tracking_uri),
+            "registry": ModelRegistry(tracking_uri=tracking_uri),
         },
         instance or dg.DagsterInstance.ephemeral(),
         ops={"registered_model": {"model_name": model_name}},
@@ -349,7 +349,7 @@ def direct_s3_mlflow(
 def _direct_s3_resources(database_url: str, tracking_uri: str, s3_endpoint: str, secret: str):
     return {
         "postgres": PostgresResource(database_url=database_url),
-        "mlflow": MLflowResource(
+        "registry": ModelRegistry(
             tracking_uri=tracking_uri,
             s3_endpoint_url=s3_endpoint,
             aws_access_key_id=S3_ACCESS_KEY,
@@ -461,7 +461,7 @@ def test_an_mlflow_server_that_never_answers_fails_within_the_deadline(
     with _black_hole() as port:
         tracking_uri = f"http://iris:pw-mlflow-hole-8841@127.0.0.1:{port}"
         result, seconds = _run(iris_database_url, tracking_uri, "silent_mlflow_model")
-    deadline = MLflowResource().deadline_seconds
+    deadline = ModelRegistry().deadline_seconds
     text = _fails_alone(result, "registered_model", seconds, bound=deadline + 30)
     assert f"MLflow tracking server at http://127.0.0.1:{port}" in text
     assert "/api/2.0/mlflow/" in text or "did not finish" in text
@@ -487,7 +487,7 @@ def test_a_hung_artifact_store_behind_the_server_fails_within_the_deadline(
     ):
         result, seconds = _run(iris_database_url, tracking_uri, "hung_store_model")
         registered = versions(tracking_uri, "hung_store_model")
-    deadline = MLflowResource().deadline_seconds
+    deadline = ModelRegistry().deadline_seconds
     text = _fails_alone(result, "registered_model", seconds, bound=deadline + 30)
     assert tracking_uri in text
     assert S3_SECRET_KEY not in text

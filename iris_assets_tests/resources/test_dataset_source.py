@@ -2,7 +2,7 @@
 
 import pytest
 
-from iris_assets.assets._dataset_source import PostgresQuerySource
+from iris_assets.resources._dataset_source import PostgresQuerySource
 
 
 def test_round_trips_through_its_dict() -> None:
