@@ -27,17 +27,19 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM python:3.11-slim-bookworm
 RUN useradd --create-home --uid 10001 iris
 COPY --from=build /app/.venv /app/.venv
-# Dagster's instance config and workspace; storage/ is where compute logs and the values the
-# assets hand each other live (a volume in docker-compose.yaml).
-COPY deploy/dagster_home/ /opt/dagster/dagster_home/
-RUN mkdir -p /opt/dagster/dagster_home/storage /opt/dagster/app \
+# The Compose stack's Dagster instance config and workspace, at a path only Compose's DAGSTER_HOME
+# names: the image sets no DAGSTER_HOME and leaves the Helm chart's (/opt/dagster/dagster_home)
+# empty, so a Kubernetes pod reads the instance its chart gives it, never the Compose stack's.
+# storage/ is where compute logs and the values the assets hand each other live (a volume in
+# docker-compose.yaml).
+COPY deploy/dagster_home/ /opt/dagster/compose_home/
+RUN mkdir -p /opt/dagster/compose_home/storage /opt/dagster/app \
     && chown -R iris:iris /opt/dagster
 # The image holds no git checkout: the commit it was built from is passed in, and registered
 # model versions record it (and MLflow need not look for git: GIT_PYTHON_REFRESH=quiet spares every
 # run three "Bad git executable" warnings). Declared last, so a new commit rebuilds no earlier layer.
 ARG IRIS_CODE_VERSION=unknown
 ENV PATH=/app/.venv/bin:$PATH \
-    DAGSTER_HOME=/opt/dagster/dagster_home \
     IRIS_CODE_VERSION=${IRIS_CODE_VERSION} \
     GIT_PYTHON_REFRESH=quiet \
     PYTHONUNBUFFERED=1

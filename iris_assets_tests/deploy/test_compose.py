@@ -167,7 +167,10 @@ def test_the_s3_keys_are_where_s3_is_used_and_nowhere_else(compose: dict[str, An
 
 
 def test_dagster_processes_open_the_instance_of_deploy(compose: dict[str, Any]) -> None:
-    """Every Dagster process has DAGSTER_HOME and what dagster.yaml reads, and finds both files."""
+    """Every Dagster process has DAGSTER_HOME and what dagster.yaml reads, and finds both files.
+
+    Compose itself sets DAGSTER_HOME for each: the image sets none (test_helm_chart says why).
+    """
     needed = {"DAGSTER_HOME"} | _compose.dagster_yaml_variables()
     copied_to = {
         target.rstrip("/")
@@ -185,6 +188,7 @@ def test_dagster_processes_open_the_instance_of_deploy(compose: dict[str, Any]) 
     for name, service in dagster.items():
         env = _service_env(service)
         assert needed <= set(env), f"{name} lacks {sorted(needed - set(env))}"
+        assert "DAGSTER_HOME" in _compose.environment(service), name
         assert copied_to == {env["DAGSTER_HOME"]}
         if workspace := _compose.option(_compose.command(service), "-w", "--workspace"):
             relative = Path(workspace).relative_to(env["DAGSTER_HOME"])

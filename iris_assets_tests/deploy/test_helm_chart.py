@@ -189,6 +189,18 @@ def compose_instance() -> dict[str, Any]:
     return yaml.safe_load((_compose.DAGSTER_HOME_DIR / "dagster.yaml").read_text())
 
 
+def test_the_image_leaves_the_charts_dagster_home_to_the_chart(values: dict[str, Any]) -> None:
+    """The image sets no DAGSTER_HOME and puts nothing where the chart's pods have it: a
+    code-server pod that opens `DagsterInstance.get()` finds the chart's instance (or none),
+    never the Compose stack's DefaultRunLauncher and its unset DAGSTER_PG_HOST."""
+    chart_home = _chart_values(values)["global"]["dagsterHome"]
+    assert chart_home
+    assert "DAGSTER_HOME" not in _compose.image_environment()
+    for keyword, arguments in _compose.dockerfile_final_stage():
+        if keyword in ("COPY", "ADD", "RUN", "WORKDIR", "VOLUME"):
+            assert chart_home not in arguments, f"{keyword} {arguments}"
+
+
 def test_values_validate_against_the_chart_and_its_subchart(values: dict[str, Any]) -> None:
     """Merged with the defaults as Helm merges them, the values meet both charts' schemas."""
     assert _errors("values.schema.json", _chart_values(values)) == []
