@@ -3,8 +3,9 @@
 The instance configs (the root dagster.yaml, deploy/dagster_home/dagster.yaml, the Helm values)
 attach `RunSummaryHandler` to Dagster's log handlers. Dagster hands it every event of a run,
 DEBUG ones included, whatever the console's level. The line goes to stderr as the process exits:
-Dagster hands the run's last event to this handler before its console prints it (with a failure's
-stack traces), and the CLI prints "Error: Materialization failed." after that.
+Dagster hands the run's last event to this handler before its console prints it, and the CLI
+prints "Error: Materialization failed." after that. A failed step is named by its own error, not
+by Dagster's "Exceeded max_retries" around it, with the attempts it made.
 """
 
 import atexit
@@ -29,7 +30,8 @@ class RunSummaryHandler(logging.Handler):
     # Dagster makes a handler for each log manager of a run (the run's, the steps'): what one
     # collects, another reports, so the state is the class's, by run id.
     _materialized: ClassVar[dict[str, dict[str, Mapping[str, Any]]]] = {}
-    _failures: ClassVar[dict[str, tuple[str, str]]] = {}
+    _failures: ClassVar[dict[str, tuple[str | None, str]]] = {}
+    _restarts: ClassVar[dict[tuple[str, str], int]] = {}
     _warnings: ClassVar[dict[str, list[str]]] = {}
     _ended: ClassVar[list[str]] = []
 
@@ -51,14 +53,22 @@ class RunSummaryHandler(logging.Handler):
                 self._warnings.setdefault(run_id, []).append(
                     f"{evaluation.check_name}: {evaluation.description or 'failed'}"
                 )
+        elif kind == DagsterEventType.STEP_RESTARTED:
+            step = (run_id, event.step_key or "")
+            self._restarts[step] = self._restarts.get(step, 0) + 1
         elif kind == DagsterEventType.STEP_FAILURE:
             error = getattr(event.event_specific_data, "error", None)
             message = error_summary(error) if error is not None else "no error was recorded"
-            self._failures[run_id] = (event.step_key or "a step", message)
+            attempts = self._restarts.pop((run_id, event.step_key or ""), 0) + 1
+            self._failures[run_id] = (event.step_key or "a step", with_attempts(message, attempts))
         elif kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
             materialized = self._materialized.pop(run_id, {})
             failure = self._failures.pop(run_id, None)
             warned = self._warnings.pop(run_id, [])
+            for step in [step for step in self._restarts if step[0] == run_id]:
+                del self._restarts[step]
+            if failure is None and kind == DagsterEventType.RUN_FAILURE:
+                failure = _run_failure(event)
             if not self._ended:
                 atexit.register(self._print_ended)
             line = (
@@ -122,20 +132,48 @@ def _champion(champion: Mapping[str, Any]) -> str:
     return f"{alias} moved to it from version {previous}"
 
 
-def failure_summary(failure: tuple[str, str] | None) -> str:
-    """The closing line of a failed run: the step and its error's message, once more."""
+def failure_summary(failure: tuple[str | None, str] | None) -> str:
+    """The closing line of a failed run: the step and its error's message, once more; for a run
+    that failed before any step ran (a resource that could not start), that error's message."""
     if failure is None:
         return "Run failed before any step did; the run's event log in the Dagster UI says why."
     step, message = failure
+    if step is None:
+        return f"Run failed before any step ran: {message}"
     return f"Run failed at {step}: {message}"
 
 
+def _run_failure(event: Any) -> tuple[str | None, str] | None:
+    """What failed a run that no step failure explains: the error Dagster gave the run's
+    failure, or None if it gave none."""
+    error = getattr(event.event_specific_data, "error", None)
+    return None if error is None else (None, error_summary(error))
+
+
+def with_attempts(message: str, attempts: int) -> str:
+    """`message`, and how often the step ran where its retry policy ran it more than once."""
+    if attempts < 2:
+        return message
+    end = "" if message.rstrip().endswith((".", "!", "?")) else "."
+    return f"{message.rstrip()}{end} Gave up after {attempts} attempts."
+
+
+_RETRY_WRAPPERS = ("RetryRequestedFromPolicy",)
+"""Errors Dagster raises around a step's own when its retries ran out ("Exceeded max_retries of
+2"): the step's error is the message, the attempts are said apart."""
+
+
 def error_summary(error: Any) -> str:
-    """An error's message in one line, with its root cause's where Dagster wrapped it."""
+    """An error's message in one line, with its root cause's where Dagster wrapped it; where the
+    root cause is a `dagster.Failure`, the project's own words, that one's alone."""
+    if error.cls_name in _RETRY_WRAPPERS and error.cause is not None:
+        return error_summary(error.cause)
     message = _message(error)
     cause = error.cause
     while cause is not None and cause.cause is not None:
         cause = cause.cause
+    if cause is not None and cause.cls_name == "Failure":
+        return _message(cause)
     if cause is not None and _message(cause) not in message:
         message = f"{message} Caused by {_message(cause)}"
     return message

@@ -9,6 +9,7 @@ from iris_assets.run_summary import (
     error_summary,
     failure_summary,
     success_summary,
+    with_attempts,
 )
 
 REGISTERED = {
@@ -111,6 +112,32 @@ def test_a_failure_names_the_step_and_the_message_without_classes_or_traces() ->
         "Run failed at registered_model: it broke"
     )
     assert failure_summary(None).startswith("Run failed before any step did")
+
+
+def test_a_step_that_ran_out_of_retries_is_named_by_its_own_error_and_attempts() -> None:
+    """Dagster's "Exceeded max_retries of 2" wrapper gives way to the step's own message; a
+    Failure under Dagster's wrappers is the project's words alone."""
+    failure = SerializableErrorInfo(
+        "dagster._core.definitions.events.Failure: Cannot connect to PostgreSQL at x (check y).\n",
+        stack=["File x, line 1"],
+        cls_name="Failure",
+    )
+    retried = SerializableErrorInfo(
+        "Exceeded max_retries of 2\n", stack=[], cls_name="RetryRequestedFromPolicy", cause=failure
+    )
+    resource = SerializableErrorInfo(
+        "dagster._core.errors.DagsterResourceFunctionError: Error executing resource_fn on "
+        "ResourceDefinition io_manager\n",
+        stack=[],
+        cls_name="DagsterResourceFunctionError",
+        cause=failure,
+    )
+    assert error_summary(retried) == "Cannot connect to PostgreSQL at x (check y)."
+    assert error_summary(resource) == "Cannot connect to PostgreSQL at x (check y)."
+    assert with_attempts("It broke.", 3) == "It broke. Gave up after 3 attempts."
+    assert with_attempts("it broke", 2) == "it broke. Gave up after 2 attempts."
+    assert with_attempts("it broke", 1) == "it broke"
+    assert failure_summary((None, "no bucket")) == "Run failed before any step ran: no bucket"
 
 
 _HANDLER = {"dagster_handler_config": {"handlers": {"summary": {"class": f"{__name__}.Handler"}}}}
