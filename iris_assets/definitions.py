@@ -3,6 +3,7 @@
 import dagster as dg
 
 from iris_assets import _startup, settings
+from iris_assets.console import console_logger
 
 _startup.hide_dagster_beta_notices()
 
@@ -53,6 +54,9 @@ defs = dg.Definitions(
     sensors=[build_new_rows_sensor(settings.retrain_min_new_rows())],
     schedules=[retrain_schedule],
     resources=resources,
+    # Dagster's console, which set to DEBUG in run config prints the stack traces that the
+    # instance's console handler (iris_assets.console) leaves out at INFO.
+    loggers={"console": console_logger},
     # Steps share one process: the multiprocess default re-imports this module for every step.
     executor=dg.in_process_executor,
 )

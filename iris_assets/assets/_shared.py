@@ -30,7 +30,11 @@ def transient_only(compute: Callable[P, R]) -> Callable[P, R]:
     def step(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return compute(*args, **kwargs)
-        except (dg.Failure, dg.DagsterError):
+        except dg.Failure as failure:
+            if failure.allow_retries and args:
+                say_it_runs_again(args[0], failure)
+            raise
+        except dg.DagsterError:
             raise
         except Exception as error:
             raise dg.Failure(
@@ -38,3 +42,20 @@ def transient_only(compute: Callable[P, R]) -> Callable[P, R]:
             ) from error
 
     return step
+
+
+def say_it_runs_again(context: object, failure: dg.Failure) -> None:
+    """A WARNING, where the step's retry policy will run it again: that it failed, why, and when
+    it runs again. Dagster says so only at DEBUG (STEP_UP_FOR_RETRY), so the console would show
+    a step that read its table twice, silent on the connection it lost in between."""
+    if not isinstance(context, dg.AssetExecutionContext | dg.OpExecutionContext):
+        return
+    policy = context.op_def.retry_policy
+    attempt = context.retry_number + 1
+    if policy is None or attempt > policy.max_retries:
+        return
+    wait = policy.calculate_delay(attempt)
+    context.log.warning(
+        f"{context.op_def.name} failed on attempt {attempt} of {policy.max_retries + 1} and "
+        f"runs again in {wait:g} s: {failure.description}"
+    )
