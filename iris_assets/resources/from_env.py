@@ -23,6 +23,12 @@ _MLFLOW_FIELDS = {
     "dagster_ui_url": settings.DAGSTER_UI_URL,
 }
 """The mlflow resource's fields and the settings that fill them."""
+_S3_FIELDS = {
+    "endpoint_url": settings.S3_ENDPOINT_URL,
+    "aws_access_key_id": settings.AWS_ACCESS_KEY_ID,
+    "aws_secret_access_key": settings.AWS_SECRET_ACCESS_KEY,
+}
+"""The S3 resource's fields under asset values in S3, and the settings that fill them."""
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource | dg.ConfigurableIOManagerFactory]:
@@ -55,12 +61,14 @@ def _values_io_manager(
     bucket, prefix = _bucket_and_prefix(location)
     return S3ValuesIOManager(
         s3_resource=S3Resource(
-            endpoint_url=env_var(resolved[settings.S3_ENDPOINT_URL.name]),
-            aws_access_key_id=env_var(resolved[settings.AWS_ACCESS_KEY_ID.name]),
-            aws_secret_access_key=env_var(resolved[settings.AWS_SECRET_ACCESS_KEY.name]),
+            **{field: env_var(resolved[s.name]) for field, s in _S3_FIELDS.items()}
         ),
         s3_bucket=bucket,
         s3_prefix=prefix,
+        origins={
+            "s3_bucket": location.origin,
+            **{field: resolved[s.name].origin for field, s in _S3_FIELDS.items()},
+        },
     )
 
 
