@@ -7,6 +7,8 @@ Each failure reads as its message in one line and the run's closing line, with n
 
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -15,8 +17,10 @@ import pytest
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_SECRET_KEY
 from iris_assets_tests.end_to_end._dropping_proxy import dropping_proxy
 from iris_devstack.checkout import REPO
+from iris_devstack.dagster_graphql import launch_materialize_all, wait_for_run
 from iris_devstack.materialize import command, materialize
 from iris_devstack.ports import free_port
+from iris_devstack.processes import background_process, wait_for_http
 from iris_devstack.service_env import environ_without_services
 
 _DEBUG = '{"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}'
@@ -80,6 +84,32 @@ def test_an_unreachable_database_reads_as_its_message_and_the_closing_line(
     assert [line for line in debug_lines if "Stack Trace" in line]
     assert [line for line in debug_lines if "Not executing" in line]
     assert debug_lines[-1] == lines[-1]
+
+
+def test_a_run_launched_from_dagster_dev_reads_the_same(checkout: Path, tmp_path: Path) -> None:
+    """The same fault in a run that `dagster dev` launches (a run worker, as the daemon's): its
+    output in dagster dev's log holds no stack trace and ends with the closing line."""
+    port, log = free_port(), tmp_path / "dev.log"
+    env = {
+        **environ_without_services(),
+        "IRIS_HOME": str(checkout / ".iris"),
+        "IRIS_DATABASE_URL": f"postgresql://myuser:pw@127.0.0.1:{free_port()}/mydatabase",
+    }
+    args = [str(Path(sys.executable).with_name("dagster")), "dev", "-m", "iris_assets.definitions"]
+    with background_process([*args, "-p", str(port)], log, env, checkout):
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/server_info", 180)
+        assert wait_for_run(url, launch_materialize_all(url)) == "FAILURE"
+        # The run worker prints the closing line as it exits, after the run's status is stored.
+        deadline = time.monotonic() + 60
+        while "Run failed at" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    print("\n".join(lines))
+    _no_trace(lines)
+    assert [line for line in lines if " - STEP_FAILURE - " in line]
+    [closing] = [line for line in lines if line.startswith("Run failed at")]
+    assert closing.startswith("Run failed at iris_df: Cannot connect to PostgreSQL at ")
 
 
 def test_a_connection_lost_mid_step_is_said_and_the_retry_succeeds(
