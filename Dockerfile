@@ -13,16 +13,31 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /src
-# Dependencies first, in a layer of their own that code changes do not invalidate.
+# Dependencies first, in a layer of their own that code changes do not invalidate. pgserver, the
+# embedded PostgreSQL of a checkout with nothing set (29 MiB), is left out: every service of the
+# stack gets IRIS_DATABASE_URL.
 COPY pyproject.toml uv.lock .python-version ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+    uv sync --frozen --no-dev --no-install-project --no-install-package pgserver
+# What no service imports (docs/performance.md, "Project image"): the test suites that numpy,
+# SciPy, pandas, scikit-learn, pyarrow and matplotlib ship in their wheels, the C headers and
+# Cython sources only a build of extensions reads, and the webserver's JavaScript source maps,
+# which only a browser's developer tools ask for. Dagster's own dagster/_utils/test stays: loading
+# a code location imports it.
+RUN cd /app/.venv/lib/python3.*/site-packages \
+    && find numpy scipy pandas sklearn pyarrow matplotlib -depth -type d -name tests \
+        -exec rm -rf {} + \
+    && rm -f pyarrow/_pyarrow_cpp_tests.* \
+    && find . -type f \( -name '*.h' -o -name '*.hpp' -o -name '*.c' -o -name '*.cc' \
+        -o -name '*.cpp' -o -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' \) -delete \
+    && find dagster_webserver/webapp -name '*.map' -delete
 COPY README.md ./
 COPY iris_assets ./iris_assets
 # --reinstall-package: uv keys its cache of the project's own wheel on pyproject.toml alone, so
 # without it a rebuild after a code change installs the wheel built from the old code.
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable --reinstall-package iris-assets
+    uv sync --frozen --no-dev --no-editable --no-install-package pgserver \
+        --reinstall-package iris-assets
 
 FROM python:3.11-slim-bookworm
 RUN useradd --create-home --uid 10001 iris

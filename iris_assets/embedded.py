@@ -33,6 +33,10 @@ class NotEnoughSpace(OSError):
     """The disk under IRIS_HOME cannot hold the embedded PostgreSQL."""
 
 
+class NoEmbeddedDatabase(RuntimeError):
+    """pgserver is not installed (as in the project image), so there is no embedded PostgreSQL."""
+
+
 def database_url() -> str:
     """The URL of the embedded PostgreSQL, started (and on first use seeded) as needed."""
     return _start_database(database_directory())
@@ -70,7 +74,15 @@ def start_server(pgdata: Path) -> str:
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset on servers; pgserver copes without it.
         warnings.simplefilter("ignore")
-        import pgserver
+        try:
+            import pgserver
+        except ModuleNotFoundError:
+            raise NoEmbeddedDatabase(
+                "There is no embedded PostgreSQL here: pgserver is not installed (the project "
+                "image leaves it out, since every service of the stack gets a database). Set "
+                f"IRIS_DATABASE_URL to the PostgreSQL that holds iris_data "
+                f"({settings.resolve()[settings.DATABASE_URL.name].origin})."
+            ) from None
 
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         new = not (pgdata / "PG_VERSION").exists()

@@ -4,13 +4,14 @@ named before initdb runs, and a full disk that initdb meets anyway is named too.
 import logging
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pgserver
 import pytest
 
 from iris_assets import embedded
-from iris_assets.embedded import NotEnoughSpace, disk_of, require_free_space
+from iris_assets.embedded import NoEmbeddedDatabase, NotEnoughSpace, disk_of, require_free_space
 
 
 def test_a_disk_with_too_little_room_is_named_with_the_path_and_the_need(
@@ -76,3 +77,17 @@ def test_any_other_initdb_failure_keeps_pgserver_s_own_words(
     with pytest.raises(subprocess.CalledProcessError):
         embedded.start_server(tmp_path / "pg")
     assert "initdb: invalid locale" in caplog.text
+
+
+def test_without_pgserver_the_database_setting_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where pgserver is not installed (the project image), the embedded database is asked for
+    only with IRIS_DATABASE_URL unset, and the error says to set it."""
+    monkeypatch.delenv("IRIS_DATABASE_URL", raising=False)
+    monkeypatch.setitem(sys.modules, "pgserver", None)
+    with pytest.raises(NoEmbeddedDatabase) as missing:
+        embedded._start_database.__wrapped__(tmp_path / "pg")
+    assert "pgserver is not installed" in str(missing.value)
+    assert "Set IRIS_DATABASE_URL" in str(missing.value)
+    assert "(IRIS_DATABASE_URL unset)" in str(missing.value)

@@ -1,5 +1,6 @@
 """The Dockerfile and the Helm values, checked without Docker or a cluster: do they fit together?"""
 
+import ast
 import re
 import shlex
 from typing import Any
@@ -60,6 +61,34 @@ def test_image_installs_the_lock_without_dev_dependencies() -> None:
     assert syncs
     for arguments in syncs:
         assert "--frozen" in arguments and "--no-dev" in arguments, arguments
+
+
+def test_the_image_leaves_out_pgserver_and_no_service_needs_it_to_load() -> None:
+    """Every `uv sync` of the build leaves out pgserver (else the second one puts it back), and
+    no module a service of the image runs imports it when it loads: only the embedded database,
+    which the stack never asks for, would."""
+    syncs = [
+        arguments
+        for keyword, arguments in _compose.dockerfile_instructions()
+        if keyword == "RUN" and "uv sync" in arguments
+    ]
+    assert syncs and all("--no-install-package pgserver" in arguments for arguments in syncs)
+    entry_points = (
+        "iris_assets.definitions",
+        _compose.console_script_module("iris-assets"),
+        "iris_assets.healthcheck",
+        "iris_assets.serving",
+    )
+    for path in set().union(*(_compose.module_closure(module) for module in entry_points)):
+        for node in ast.parse(path.read_text()).body:
+            imported = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            assert not [name for name in imported if name.split(".")[0] == "pgserver"], path
 
 
 def test_image_installs_the_projects_current_code() -> None:
