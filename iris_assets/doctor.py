@@ -54,6 +54,8 @@ LOCAL_STATE = {
 RUN_SUMMARY_HANDLER = "iris_assets.run_summary.RunSummaryHandler"
 """The handler that ends each run with its closing line; by name, since importing it imports
 Dagster."""
+CONSOLE_HANDLER = "iris_assets.console.ConsoleMessages"
+"""The handler that keeps stack traces off the console; by name, likewise."""
 _COMPOSE_SERVICES = {
     settings.DATABASE_URL.name: "postgres-server",
     settings.TRACKING_URI.name: "mlflow-server",
@@ -599,16 +601,15 @@ def _dagster_home(home: Path, setting: Resolved) -> Check:
 
 
 def _has_console_settings(document: Mapping[str, Any]) -> bool:
-    """Whether a dagster.yaml sets the console's level and the handler of the closing line (as
-    iris_assets.local_instance.missing_console_settings asks of an open instance)."""
+    """Whether a dagster.yaml sets the console's level and its handlers, of the one-line failures
+    and the closing line (as iris_assets.local_instance.missing_console_settings asks of an open
+    instance)."""
     python_logs = document.get("python_logs") or {}
     if not isinstance(python_logs, dict) or not python_logs.get("python_log_level"):
         return False
     handlers = (python_logs.get("dagster_handler_config") or {}).get("handlers") or {}
-    return any(
-        isinstance(handler, dict) and handler.get("class") == RUN_SUMMARY_HANDLER
-        for handler in handlers.values()
-    )
+    attached = {handler.get("class") for handler in handlers.values() if isinstance(handler, dict)}
+    return attached >= {CONSOLE_HANDLER, RUN_SUMMARY_HANDLER}
 
 
 def _postgres_storage(document: Mapping[str, Any]) -> str | None:

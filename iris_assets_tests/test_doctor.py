@@ -223,12 +223,14 @@ def _readme_console_settings() -> str:
 
 
 def test_the_closing_line_handler_is_named_as_it_is_defined() -> None:
-    """doctor names the handler without importing it (that imports Dagster): the name must stay
-    the class's."""
+    """doctor names the console's handlers without importing them (that imports Dagster): the
+    names must stay the classes'."""
+    from iris_assets.console import ConsoleMessages
     from iris_assets.run_summary import RunSummaryHandler
 
     defined = f"{RunSummaryHandler.__module__}.{RunSummaryHandler.__name__}"
     assert defined == doctor.RUN_SUMMARY_HANDLER
+    assert f"{ConsoleMessages.__module__}.{ConsoleMessages.__name__}" == doctor.CONSOLE_HANDLER
 
 
 def test_local_state_sizes_survive_files_that_vanish(tmp_path: Path) -> None:
