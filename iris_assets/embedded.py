@@ -173,11 +173,13 @@ def _mib(size: int) -> str:
 
 class _HeldBack(logging.Handler):
     """A logger's warnings and errors, held back while pgserver starts a server: a full disk is
-    said in one line instead of its 160; anything else lets them through after all."""
+    said in one line instead of its 160; anything else lets through what the logger's own level
+    would have (`iris-assets doctor` silences pgserver)."""
 
-    def __init__(self) -> None:
+    def __init__(self, level: int) -> None:
         super().__init__(logging.WARNING)
         self.records: list[logging.LogRecord] = []
+        self.shown_level = level
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
@@ -187,19 +189,24 @@ class _HeldBack(logging.Handler):
 
     def let_through(self) -> None:
         for record in self.records:
-            logging.getLogger().handle(record)
+            if record.levelno >= self.shown_level:
+                logging.getLogger().handle(record)
         self.records.clear()
 
 
 @contextmanager
 def _held_back(name: str) -> Iterator[_HeldBack]:
-    """The records of logger `name` and its children go to a `_HeldBack` for the block."""
-    logger, held = logging.getLogger(name), _HeldBack()
-    propagate = logger.propagate
+    """The warnings and errors of logger `name` and its children go to a `_HeldBack` for the
+    block, whatever level the logger had; it shows them as that level would have."""
+    logger = logging.getLogger(name)
+    level, propagate = logger.level, logger.propagate
+    held = _HeldBack(logger.getEffectiveLevel())
     logger.addHandler(held)
+    logger.setLevel(logging.WARNING)
     logger.propagate = False
     try:
         yield held
     finally:
         logger.removeHandler(held)
+        logger.setLevel(level)
         logger.propagate = propagate
