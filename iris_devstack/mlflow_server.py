@@ -35,19 +35,24 @@ def mlflow_server_args(
     host: str,
     port: int,
     allowed_hosts: list[str],
+    clients_write_artifacts: bool = False,
 ) -> list[str]:
     """The arguments of `mlflow` that start the tracking server, as `tracking_server` passes them.
 
     A function of its own so the deployment tests can check docker-compose.yaml's `mlflow-server`
-    uses the same options as the server the suite starts.
+    uses the same options as the server the suite starts. With `clients_write_artifacts` the
+    server proxies nothing: clients write to `artifacts_destination` with S3 keys of their own.
     """
+    artifacts = (
+        ["--no-serve-artifacts", "--default-artifact-root", artifacts_destination]
+        if clients_write_artifacts
+        else ["--serve-artifacts", "--artifacts-destination", artifacts_destination]
+    )
     return [
         "server",
         "--backend-store-uri",
         backend_store_uri,
-        "--serve-artifacts",
-        "--artifacts-destination",
-        artifacts_destination,
+        *artifacts,
         "--host",
         host,
         "--port",
@@ -61,14 +66,18 @@ def mlflow_server_args(
 
 @contextmanager
 def tracking_server(
-    workdir: Path, backend_store_uri: str, artifacts_destination: str, env: dict[str, str]
+    workdir: Path,
+    backend_store_uri: str,
+    artifacts_destination: str,
+    env: dict[str, str],
+    clients_write_artifacts: bool = False,
 ) -> Iterator[str]:
     """Run `mlflow server` with a SQL backend and proxied artifacts, yield its base URL.
 
     Artifacts go through the server (`--serve-artifacts`), so only the server needs the S3
-    settings passed in `env`; clients need none. One uvicorn worker and no job runner
-    (MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false) keep memory small. Host-header validation only
-    allows 127.0.0.1:<port> and localhost:<port>.
+    settings passed in `env`; clients need none (unless `clients_write_artifacts`). One uvicorn
+    worker and no job runner (MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false) keep memory small.
+    Host-header validation only allows 127.0.0.1:<port> and localhost:<port>.
     """
     _check_postgres_reachable(backend_store_uri)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -84,6 +93,7 @@ def tracking_server(
             host="127.0.0.1",
             port=port,
             allowed_hosts=[f"127.0.0.1:{port}", f"localhost:{port}"],
+            clients_write_artifacts=clients_write_artifacts,
         ),
     ]
     server_env = {

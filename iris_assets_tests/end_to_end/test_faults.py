@@ -317,33 +317,18 @@ def direct_s3_mlflow(
     tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str, s3_endpoint: str
 ) -> Iterator[str]:
     """An MLflow server that leaves artifacts to its clients: they write to S3 with their keys."""
-    workdir = tmp_path_factory.mktemp("mlflow_direct_s3")
-    port = free_port()
-    args = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        "",
-        "--no-serve-artifacts",
-        "--default-artifact-root",
-        f"s3://{S3_BUCKET}/direct",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     name = f"iris_test_direct_{uuid.uuid4().hex[:8]}"
-    with postgres_database(postgres_server_url, name) as backend:
-        args[args.index("--backend-store-uri") + 1] = backend
-        with background_process(args, workdir / "mlflow.log", env, workdir) as server:
-            url = f"http://127.0.0.1:{port}"
-            wait_for_http(f"{url}/health", 180, server)
-            yield url
+    with (
+        postgres_database(postgres_server_url, name) as backend,
+        tracking_server(
+            tmp_path_factory.mktemp("mlflow_direct_s3"),
+            backend_store_uri=backend,
+            artifacts_destination=f"s3://{S3_BUCKET}/direct",
+            env={},
+            clients_write_artifacts=True,
+        ) as url,
+    ):
+        yield url
 
 
 def _direct_s3_resources(database_url: str, tracking_uri: str, s3_endpoint: str, secret: str):
