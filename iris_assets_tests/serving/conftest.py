@@ -1,6 +1,7 @@
 """Models saved as the graph logs them (signature, input example, skops), in local directories:
 what the server loads, without a registry or any process."""
 
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -25,13 +26,16 @@ def save_model(path: Path, features: tuple[str, ...], example: bool = True) -> P
     pipeline = Pipeline([("scaler", StandardScaler()), ("svc", SVC())])
     pipeline.fit(rows[list(features)], rows[iris_table.LABEL])
     head = rows[list(features)].iloc[:10]
-    mlflow.sklearn.save_model(
-        pipeline,
-        str(path),
-        signature=infer_signature(head, pd.Series(pipeline.predict(head), name="target")),
-        input_example=head if example else None,
-        pip_requirements=model_requirements(),
-    )
+    with warnings.catch_warnings():
+        # As registry.py: predicted labels never miss, whatever MLflow hints about integers.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        mlflow.sklearn.save_model(
+            pipeline,
+            str(path),
+            signature=infer_signature(head, pd.Series(pipeline.predict(head), name="target")),
+            input_example=head if example else None,
+            pip_requirements=model_requirements(),
+        )
     return path
 
 

@@ -1,12 +1,13 @@
 """The server's HTTP routes over a holder, as a client sees them: MLflow's scoring protocol, JSON
 errors without stack traces, and the version of every answer in X-Model-Version."""
 
+import asyncio
 import threading
 from dataclasses import replace
 from typing import Any
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from iris_assets.iris_table import FEATURES
 from iris_assets.serving.app import VERSION_HEADER, build_app
@@ -16,8 +17,25 @@ SETOSA = [5.1, 3.5, 1.4, 0.2]
 README_BODY = {"dataframe_split": {"columns": list(FEATURES), "data": [SETOSA]}}
 
 
-def _client(holder: Holder) -> TestClient:
-    return TestClient(build_app(holder, timeout=60), raise_server_exceptions=False)
+class _Client:
+    """Requests straight into the app, in this process: no server, no port."""
+
+    def __init__(self, holder: Holder) -> None:
+        self._app = build_app(holder, timeout=60)
+
+    async def ask(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        transport = httpx.ASGITransport(app=self._app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://serve") as client:
+            return await client.request(method, path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return asyncio.run(self.ask(method, path, **kwargs))
+
+    def get(self, path: str) -> httpx.Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
 
 
 def _serving(loaded: Loaded) -> Holder:
@@ -30,7 +48,7 @@ def test_before_a_version_serves_the_process_is_up_but_not_ready() -> None:
     """/health is 200 (the process is up: Compose and Kubernetes keep it); /ping and
     /invocations are 503 and say why, in JSON."""
     reason = "no version of 'sk_model' in the store holds the alias 'champion' yet"
-    client = _client(Holder("sk_model", "champion", waiting=reason))
+    client = _Client(Holder("sk_model", "champion", waiting=reason))
     health = client.get("/health")
     assert (health.status_code, health.json()) == (200, {"status": "up"})
     for answer in (client.get("/ping"), client.post("/invocations", json=README_BODY)):
@@ -54,7 +72,7 @@ def test_before_a_version_serves_the_process_is_up_but_not_ready() -> None:
 def test_each_input_format_of_mlflow_answers_with_the_version(
     loaded: Loaded, body: dict[str, Any]
 ) -> None:
-    answer = _client(_serving(loaded)).post("/invocations", json=body)
+    answer = _Client(_serving(loaded)).post("/invocations", json=body)
     assert (answer.status_code, answer.json()) == (200, {"predictions": [0]})
     assert answer.headers[VERSION_HEADER] == "7"
 
@@ -62,7 +80,7 @@ def test_each_input_format_of_mlflow_answers_with_the_version(
 def test_zero_rows_answer_400_in_json_without_a_stack_trace(loaded: Loaded) -> None:
     """MLflow's own answer carries a Python stack trace; this one says the cause in one line."""
     empty = {"dataframe_split": {"columns": list(FEATURES), "data": []}}
-    answer = _client(_serving(loaded)).post("/invocations", json=empty)
+    answer = _Client(_serving(loaded)).post("/invocations", json=empty)
     assert answer.status_code == 400
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers[VERSION_HEADER] == "7"
@@ -76,22 +94,22 @@ def test_zero_rows_answer_400_in_json_without_a_stack_trace(loaded: Loaded) -> N
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "status"),
     [
-        ("post", "/invocations", {"content": "x", "headers": {"Content-Type": "text/xml"}}, 415),
+        ("POST", "/invocations", {"content": "x", "headers": {"Content-Type": "text/xml"}}, 415),
         (
-            "post",
+            "POST",
             "/invocations",
             {"content": "{", "headers": {"Content-Type": "application/json"}},
             400,
         ),
-        ("get", "/invocations", {}, 405),
-        ("get", "/nowhere", {}, 404),
+        ("GET", "/invocations", {}, 405),
+        ("GET", "/nowhere", {}, 404),
     ],
     ids=["content type", "not JSON", "method", "path"],
 )
 def test_every_error_is_json_with_the_version(
     loaded: Loaded, method: str, path: str, kwargs: dict[str, Any], status: int
 ) -> None:
-    answer = getattr(_client(_serving(loaded)), method)(path, **kwargs)
+    answer = _Client(_serving(loaded)).request(method, path, **kwargs)
     assert answer.status_code == status
     assert set(answer.json()) == {"error_code", "message"}
     assert answer.headers[VERSION_HEADER] == "7"
@@ -100,7 +118,7 @@ def test_every_error_is_json_with_the_version(
 def test_version_names_what_serves_and_the_last_failed_load(loaded: Loaded) -> None:
     holder = _serving(replace(loaded, run_id="abc123"))
     holder.failed(FailedLoad("8", "it does not load: model.skops is gone"))
-    body = _client(holder).get("/version").json()
+    body = _Client(holder).get("/version").json()
     assert body["name"] == "sk_model" and body["alias"] == "champion"
     assert (body["version"], body["run_id"]) == ("7", "abc123")
     assert body["loaded_at"] == loaded.loaded_at.isoformat()
@@ -128,18 +146,17 @@ def test_a_request_that_began_before_a_swap_ends_on_its_version(loaded: Loaded) 
     flight finishes on the old one and says so."""
     held = _Held(loaded)
     holder = _serving(replace(loaded, model=held))
-    client = _client(holder)
-    answers: list[Any] = []
-    before = threading.Thread(
-        target=lambda: answers.append(client.post("/invocations", json=README_BODY))
-    )
-    before.start()
-    assert held.entered.wait(30)
-    holder.serve(replace(loaded, version="8"))
-    after = client.post("/invocations", json=README_BODY)
-    held.release.set()
-    before.join(30)
+    client = _Client(holder)
+
+    async def swap_during_a_request() -> tuple[httpx.Response, httpx.Response]:
+        before = asyncio.create_task(client.ask("POST", "/invocations", json=README_BODY))
+        assert await asyncio.to_thread(held.entered.wait, 30)
+        holder.serve(replace(loaded, version="8"))
+        after = await client.ask("POST", "/invocations", json=README_BODY)
+        held.release.set()
+        return await before, after
+
+    before, after = asyncio.run(swap_during_a_request())
     assert (after.status_code, after.headers[VERSION_HEADER]) == (200, "8")
-    [first] = answers
-    assert (first.status_code, first.headers[VERSION_HEADER]) == (200, "7")
-    assert first.json() == {"predictions": [0]}
+    assert (before.status_code, before.headers[VERSION_HEADER]) == (200, "7")
+    assert before.json() == {"predictions": [0]}
