@@ -20,6 +20,7 @@ def load_and_prove(uri: str, version: str, serving: Loaded | None) -> Loaded:
     """`uri` (`models:/<name>/<version>`, or a model's directory) loaded and proven as `version`,
     or NotProven. MLflow's tracking URI must point at the registry (server.py sets it)."""
     import mlflow
+    import pandas as pd
     from mlflow.pyfunc import scoring_server
 
     # A directory of our own, gone once the model is in memory: MLflow's default would leave one
@@ -52,10 +53,10 @@ def load_and_prove(uri: str, version: str, serving: Loaded | None) -> Loaded:
     if answer.status != 200:
         raise NotProven(f"it does not predict its input example: {_one_line(answer.response)}")
     predictions = json.loads(answer.response)["predictions"]
-    if len(predictions) != len(model.input_example):
+    rows = len(pd.DataFrame(model.input_example))
+    if len(predictions) != rows:
         raise NotProven(
-            f"it made {len(predictions)} predictions for the {len(model.input_example)} rows of "
-            "its input example"
+            f"it made {len(predictions)} predictions for the {rows} rows of its example"
         )
     return Loaded(version=version, run_id=model.metadata.run_id, model=model, input_schema=schema)
 

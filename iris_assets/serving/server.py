@@ -6,7 +6,7 @@ import os
 import signal
 from types import FrameType
 
-from iris_assets.serving.store import client, tracking_store
+from iris_assets.serving.store import registry_client, tracking_store
 
 _log = logging.getLogger("iris_assets")
 
@@ -48,7 +48,7 @@ def serve(model_name: str, alias: str, host: str, port: int, poll: float) -> Non
 
     holder = Holder(model_name, alias, waiting=f"looking up the alias in {store.name}")
     address = f"http://{host}:{port}"
-    follower = Follower(holder, store, client(store), poll, address)
+    follower = Follower(holder, store, registry_client(store), poll, address)
     app = build_app(holder, MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.get())
     # No access log: a line per request is most of a busy server's work and of its log.
     config = uvicorn.Config(

@@ -36,7 +36,7 @@ def tracking_store() -> Store:
     return Store(resolved.value, f"the MLflow tracking server {public} ({resolved.origin})")
 
 
-def client(store: Store) -> "MlflowClient":
+def registry_client(store: Store) -> "MlflowClient":
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=store.uri, registry_uri=store.uri)
