@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = ("end_to_end.py", "data_path.py", "growth.py", "compose_stack.py")
+BENCHMARKS = ("end_to_end.py", "data_path.py", "growth.py", "serving.py", "compose_stack.py")
 """compose_stack.py last: it needs Docker, which a machine may lack."""
 
 

@@ -124,8 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_parser = commands.add_parser(
         "serve",
-        help="Serve models:/<model>@<alias> over HTTP with MLflow's model server "
-        "(MLFLOW_TRACKING_URI), following the alias as it moves.",
+        help="Serve models:/<model>@<alias> over HTTP in MLflow's scoring protocol "
+        "(MLFLOW_TRACKING_URI), swapping in each new version the alias points at once it "
+        "proved it answers.",
     )
     serving.add_arguments(serve_parser)
     mlflow_ui.add_arguments(

@@ -222,9 +222,10 @@ class ComposeStack:
             raise ComposeError(f"{error}\n\n{self.diagnosis()}") from error
 
     def down(self, *, volumes: bool = False) -> None:
-        """`down`: containers (of every profile) and network removed; with `volumes`, the data."""
+        """`down`, as the README says it: containers and network removed; with `volumes`, the
+        data."""
         volume_args = ["--volumes"] if volumes else []
-        self.compose("--profile", "*", "down", "--remove-orphans", *volume_args)
+        self.compose("down", "--remove-orphans", *volume_args)
 
     def exec(self, service: str, *args: str) -> str:
         """Run a command in the service's running container; its standard output."""
@@ -243,15 +244,13 @@ class ComposeStack:
 
     def states(self) -> dict[str, dict[str, Any]]:
         """Each service's container as `docker compose ps -a` reports it (State, Health, ...)."""
-        output = self.compose("--profile", "*", "ps", "--all", "--format", "json").stdout
+        output = self.compose("ps", "--all", "--format", "json").stdout
         rows = [json.loads(line) for line in output.splitlines() if line.strip()]
         return {row["Service"]: row for row in rows}
 
     def logs(self, *services: str) -> str:
         """What the services printed, every line prefixed with its service."""
-        return self.compose(
-            "--profile", "*", "logs", "--no-color", "--timestamps", *services
-        ).stdout
+        return self.compose("logs", "--no-color", "--timestamps", *services).stdout
 
     def diagnosis(self) -> str:
         """The services' states and the end of each one's log, for a failure message."""

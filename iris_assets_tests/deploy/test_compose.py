@@ -348,3 +348,25 @@ def test_s3_store_is_the_release_the_suite_runs() -> None:
 def test_the_dockerfile_needs_no_frontend_image() -> None:
     """No `# syntax=` line: BuildKit would pull a Dockerfile frontend from a registry first."""
     assert not re.search(r"^#\s*syntax\s*=", _compose.DOCKERFILE.read_text(), re.M)
+
+
+def test_every_service_is_part_of_a_plain_up(compose: dict[str, Any]) -> None:
+    """No service waits behind a profile: `up` starts the model server too and `down` removes it
+    (behind the profile `serving`, a plain `down` left it running; issue 22)."""
+    assert "model-server" in compose["services"]
+    assert {name for name, s in compose["services"].items() if s.get("profiles")} == set()
+
+
+def test_the_model_servers_health_check_is_the_process_being_up(compose: dict[str, Any]) -> None:
+    """model-server is healthy once its process answers /health on the port it serves, not once a
+    champion exists (/ping): `up --wait` on a fresh stack, before any run, must not wait for one.
+    The host reaches the same port."""
+    service = compose["services"]["model-server"]
+    args = _compose.command(service)
+    assert args[:3] == ["python", "-m", "iris_assets.serving"]
+    port = _compose.option(args, "--port")
+    check = urlsplit(service["healthcheck"]["test"][-1])
+    assert (check.hostname, check.port, check.path) == ("localhost", int(port or 0), "/health")
+    [published] = service["ports"]
+    assert str(published).endswith(f":{port}")
+    assert _compose.option(args, "--host") == "0.0.0.0"

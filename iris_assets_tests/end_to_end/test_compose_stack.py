@@ -32,6 +32,7 @@ from iris_devstack import browser, compose
 from iris_devstack.checkout import REPO
 from iris_devstack.dagster_graphql import launch_materialize_all, wait_for_run
 from iris_devstack.materialize import materialize
+from iris_devstack.processes import wait_for_http
 from iris_devstack.registry import registered_version
 
 LONG_RUNNING = (
@@ -44,6 +45,7 @@ LONG_RUNNING = (
     "iris-assets-code",
     "dagster-webserver",
     "dagster-daemon",
+    "model-server",
 )
 ONE_SHOTS = ("iris-assets-image", "data-seed")
 
@@ -136,16 +138,27 @@ def host_version(
 
 
 @pytest.fixture(scope="module")
-def survivors(
+def left_by_down(
     stack: compose.ComposeStack,
     first_run: Materialization,
     clicked_run: Materialization,
     host_version: ModelVersion,
-) -> list[Materialization]:
-    """The stack's two runs, after `docker compose restart` and then `down` and `up` again."""
+) -> list[str]:
+    """`docker compose restart`, `up --wait`, then a plain `down`: the containers it left."""
     stack.compose("restart", timeout=compose.UP_TIMEOUT)
     stack.up()
     stack.down()
+    return stack.leftovers()["containers"]
+
+
+@pytest.fixture(scope="module")
+def survivors(
+    stack: compose.ComposeStack,
+    first_run: Materialization,
+    clicked_run: Materialization,
+    left_by_down: list[str],
+) -> list[Materialization]:
+    """The stack's two runs, after `restart` and then `down` and `up` again."""
     stack.up()
     return [first_run, clicked_run]
 
@@ -250,8 +263,9 @@ def test_the_run_went_through_the_queue_into_dagster_storage(
 def test_the_model_server_answers_with_the_champion(
     stack: compose.ComposeStack, first_run: Materialization
 ) -> None:
-    """`--profile serving` brings up model-server; POST /invocations answers as the README shows."""
-    stack.compose("--profile", "serving", "up", "--detach", "--wait", "model-server")
+    """model-server came up with the stack, before any champion; once the first run made one,
+    it serves it (at its next look at the alias, every 30 s) and the README's curl answers."""
+    wait_for_http(f"{stack.url('MODEL_SERVER_HOST_PORT')}/ping", 120)
     body = json.dumps(
         {"dataframe_split": {"columns": list(FEATURES), "data": [[5.1, 3.5, 1.4, 0.2]]}}
     ).encode()
@@ -263,6 +277,7 @@ def test_the_model_server_answers_with_the_champion(
     with urllib.request.urlopen(request, timeout=30) as response:
         assert json.load(response) == {"predictions": [0]}
     logs = stack.logs("model-server")
+    assert "Not serving models:/sk_model@champion yet" in logs
     assert f"Serving models:/sk_model@champion (version {first_run.version.version})" in logs
 
 
@@ -333,6 +348,12 @@ def test_s3_console_shows_the_model_files(
             page.get_by_text("model.skops", exact=True).wait_for()
         finally:
             page.screenshot(path=str(artifacts_dir / "compose-s3-console.png"))
+
+
+def test_a_plain_down_removes_every_container(left_by_down: list[str]) -> None:
+    """`docker compose down` as the README says it, no profile named: nothing keeps running (the
+    model server behind a profile did, issue 22)."""
+    assert left_by_down == []
 
 
 def test_runs_registry_and_artifacts_survive_restart_and_down_up(
