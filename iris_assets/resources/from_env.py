@@ -22,7 +22,7 @@ _MLFLOW_FIELDS = {
     "ui_base_url": settings.MLFLOW_UI_URL,
     "dagster_ui_url": settings.DAGSTER_UI_URL,
 }
-"""The mlflow resource's fields and the settings that fill them."""
+"""The registry resource's fields and the settings that fill them."""
 _S3_FIELDS = {
     "endpoint_url": settings.S3_ENDPOINT_URL,
     "aws_access_key_id": settings.AWS_ACCESS_KEY_ID,

@@ -22,11 +22,15 @@ This module imports none of them: the CLI's other commands need neither MLflow n
 
 import argparse
 
+from iris_assets.model_names import DEFAULT_ALIAS, DEFAULT_MODEL_NAME
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `iris-assets serve`, for both ways of starting it."""
-    parser.add_argument("--model-name", default="sk_model", help="Default sk_model.")
-    parser.add_argument("--alias", default="champion", help="Default champion.")
+    parser.add_argument(
+        "--model-name", default=DEFAULT_MODEL_NAME, help=f"Default {DEFAULT_MODEL_NAME}."
+    )
+    parser.add_argument("--alias", default=DEFAULT_ALIAS, help=f"Default {DEFAULT_ALIAS}.")
     parser.add_argument("--host", default="127.0.0.1", help="Default 127.0.0.1.")
     parser.add_argument("--port", type=int, default=5002, help="Default 5002.")
     parser.add_argument(

@@ -9,6 +9,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from iris_assets.model_names import version_uri
 from iris_assets.serving.proof import NotProven, load_and_prove
 from iris_assets.serving.state import FailedLoad, Holder
 from iris_assets.serving.store import Store, alias_version
@@ -73,7 +74,7 @@ class Follower:
             holder.wait(f"loading version {version}")
         started = time.monotonic()
         try:
-            loaded = load_and_prove(f"models:/{holder.model_name}/{version}", version, current)
+            loaded = load_and_prove(version_uri(holder.model_name, version), version, current)
         except NotProven as error:
             reason = self._store.scrub(str(error))
             if not (retry and failed is not None and failed.error == reason):

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from iris_assets.model_names import alias_uri
+
 if TYPE_CHECKING:
     from mlflow.pyfunc import PyFuncModel
     from mlflow.types import Schema
@@ -54,7 +56,7 @@ class Holder:
 
     @property
     def uri(self) -> str:
-        return f"models:/{self.model_name}@{self.alias}"
+        return alias_uri(self.model_name, self.alias)
 
     def serve(self, loaded: Loaded) -> None:
         """Hand the next request to `loaded`."""

@@ -224,7 +224,7 @@ def test_mlflow_server_down_fails_then_recovers(
         failing_step="registered_model",
     )
     assert f"the MLflow tracking server at {restartable_mlflow.url} failed" in text
-    assert "check that it is running and tracking_uri of the mlflow resource" in text
+    assert "check that it is running and tracking_uri of the registry resource" in text
 
     recovered, _ = _run(iris_database_url, restartable_mlflow.url, "mlflow_down_model")
     assert recovered.success
@@ -369,8 +369,8 @@ def test_client_side_s3_with_its_keys_then_a_wrong_key(
     text = failure_text(bad)
     assert f"the S3 artifact store at {s3_endpoint} failed" in text
     assert (
-        "check s3_endpoint_url, aws_access_key_id and aws_secret_access_key of the mlflow resource"
-        in text
+        "check s3_endpoint_url, aws_access_key_id and aws_secret_access_key of the registry "
+        "resource" in text
     )
     assert wrong not in text
     assert _attempts(bad, "registered_model") == 1
