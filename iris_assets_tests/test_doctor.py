@@ -59,16 +59,17 @@ def _resolved(tmp_path: Path) -> dict[str, settings.Resolved]:
     return settings.resolve(environ=environ, startup_environ=environ, env_file=env_file)
 
 
-CHECKOUT = Path("/home/you/iris-assets")
-"""Where the report says it runs: a path of a user's length, not pytest's (a path never wraps)."""
+HOME = Path("/home/you/iris-assets/.iris")
+"""Where the report says local state lives: a path of a user's length, not pytest's, whose length
+varies with the session number (a path never wraps)."""
 
 
 def _report(tmp_path: Path, checks: list[Check]) -> Report:
     return Report(
         resolved=_resolved(tmp_path),
         checks=checks,
-        working_directory=CHECKOUT,
-        home=CHECKOUT / ".iris",
+        working_directory=tmp_path,
+        home=HOME,
         state=[("pg", "not created yet (embedded PostgreSQL)")],
         versions=[("dagster", "1.13.27")],
     )
