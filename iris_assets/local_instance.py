@@ -28,12 +28,16 @@ def instance_directory() -> Path:
     return settings.iris_home() / "dagster"
 
 
-class IrisHomeStorage(DagsterSqliteStorage):
-    """Runs, event logs and schedules in SQLite under `$IRIS_HOME/dagster`."""
+class _NoConfig:
+    """The directory comes from IRIS_HOME, so dagster.yaml gives these classes no config."""
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
         return {}
+
+
+class IrisHomeStorage(_NoConfig, DagsterSqliteStorage):
+    """Runs, event logs and schedules in SQLite under `$IRIS_HOME/dagster`."""
 
     @classmethod
     def from_config_value(
@@ -42,12 +46,8 @@ class IrisHomeStorage(DagsterSqliteStorage):
         return cls.from_local(base_dir=str(instance_directory()), inst_data=inst_data)
 
 
-class IrisHomeArtifactStorage(LocalArtifactStorage):
+class IrisHomeArtifactStorage(_NoConfig, LocalArtifactStorage):
     """Asset values (the IO manager's `storage/`) under `$IRIS_HOME/dagster`."""
-
-    @classmethod
-    def config_type(cls) -> dict[str, Any]:
-        return {}
 
     @classmethod
     def from_config_value(
@@ -56,12 +56,8 @@ class IrisHomeArtifactStorage(LocalArtifactStorage):
         return cls(base_dir=str(instance_directory()), inst_data=inst_data)
 
 
-class IrisHomeComputeLogs(LocalComputeLogManager):
+class IrisHomeComputeLogs(_NoConfig, LocalComputeLogManager):
     """Each step's stdout and stderr under `$IRIS_HOME/dagster/storage`."""
-
-    @classmethod
-    def config_type(cls) -> dict[str, Any]:
-        return {}
 
     @classmethod
     def from_config_value(

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from iris_assets import embedded, settings
 from iris_assets.resources import _psycopg_rows
+from iris_assets.resources._service import ServiceResource
 
 if TYPE_CHECKING:
     import adbc_driver_manager
@@ -28,7 +29,7 @@ _CREDENTIALS_REFUSED = ("authentication failed", "no pg_hba.conf entry", "does n
 """How libpq says the server refused the user or password, or knows no such user or database."""
 
 
-class PostgresResource(dg.ConfigurableResource):
+class PostgresResource(ServiceResource):
     """PostgreSQL at `database_url`, or the embedded server under `$IRIS_HOME` when it is unset."""
 
     database_url: str | None = Field(
@@ -53,15 +54,6 @@ class PostgresResource(dg.ConfigurableResource):
         description="How long to wait for a lock another run holds to take turns (moving the "
         "champion alias); longer than the MLflow resource's deadline, which bounds the holder.",
     )
-    origins: dict[str, str] = Field(
-        default_factory=dict,
-        description="Where each field's value came from, by field (e.g. database_url: "
-        "'IRIS_DATABASE_URL from .env'), for the messages that name it.",
-    )
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        if context.run is not None and context.log is not None:
-            context.log.info(f"Using {self.describe()}")
 
     @property
     def is_embedded(self) -> bool:

@@ -36,6 +36,7 @@ from iris_assets.resources._mlflow_state import (
     scoped_environ,
     scoped_tracking_uri,
 )
+from iris_assets.resources._service import ServiceResource
 from iris_assets.settings import without_credentials
 
 EMBEDDED_UI_URL = "http://localhost:5000"
@@ -112,7 +113,7 @@ class Registration:
     """(MLflow run id, Dagster run id) of each."""
 
 
-class ModelRegistry(dg.ConfigurableResource):
+class ModelRegistry(ServiceResource):
     """Where runs and models go: a tracking server (and its S3 store) or the embedded store."""
 
     tracking_uri: str | None = Field(
@@ -154,16 +155,6 @@ class ModelRegistry(dg.ConfigurableResource):
         "it, all its requests and MLflow's retries together, before it fails (a server that "
         "accepts connections and never answers).",
     )
-    origins: dict[str, str] = Field(
-        default_factory=dict,
-        description="Where each field's value came from, by field (e.g. tracking_uri: "
-        "'MLFLOW_TRACKING_URI from .env'), for the messages that name it.",
-    )
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        if context.run is not None and context.log is not None:
-            context.log.info(f"Using {self.describe()}")
-
     # --- what the assets do with models -----------------------------------------------------
 
     def register(self, record: TrainingRecord) -> Registration:
