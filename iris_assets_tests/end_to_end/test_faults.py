@@ -260,7 +260,7 @@ def test_server_killed_inside_registered_model_leaves_nothing_half_done(
     assert client.get_run(orphan).info.status == "FAILED"
     experiments = [e.experiment_id for e in client.search_experiments()]
     assert client.search_runs(experiments, "attributes.status = 'RUNNING'") == []
-    for version in client.search_modelversions("name='killed_model'"):
+    for version in client.search_model_versions("name='killed_model'"):
         files = restartable_s3.model_files(version)
         assert files >= _bucket.MODEL_FILES, version.version
 
@@ -288,7 +288,7 @@ def test_s3_down_fails_the_run_and_registers_nothing(
 
     recovered, _ = _run(iris_database_url, restartable_mlflow.url, "s3_down_model")
     assert recovered.success
-    (version,) = client.search_modelversions("name='s3_down_model'")
+    (version,) = client.search_model_versions("name='s3_down_model'")
     assert restartable_s3.model_files(version) >= _bucket.MODEL_FILES
 
 
@@ -374,7 +374,7 @@ def test_client_side_s3_with_its_keys_then_a_wrong_key(
     )
     assert wrong not in text
     assert _attempts(bad, "registered_model") == 1
-    assert versions(direct_s3_mlflow, "direct_s3_model") == ["1"]
+    assert versions(direct_s3_mlflow, "direct_s3_model") == [1]
 
 
 # Waits that never end on their own: each must be bounded, named, final and leave nothing behind.
