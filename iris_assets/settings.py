@@ -151,8 +151,8 @@ def resolve(
     """Each setting's value and source, by name.
 
     `environ` is the environment now (default: this process's), `startup_environ` the one the
-    process started with, before Dagster's CLI loaded `.env` into it (default: read from the
-    interpreter), `env_file` the `.env` (default: the working directory's).
+    process started with, before Dagster's CLI loaded `.env` into it (default: Linux's record of
+    it, /proc/self/environ), `env_file` the `.env` (default: the working directory's).
     """
     environ = os.environ if environ is None else environ
     startup = _startup_environ() if startup_environ is None else startup_environ
