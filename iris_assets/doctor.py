@@ -32,6 +32,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from iris_assets import embedded, iris_table, settings
+from iris_assets.console_settings import has_console_settings
 from iris_assets.settings import Resolved, Source
 
 TIMEOUT_SECONDS = 5
@@ -51,11 +52,6 @@ LOCAL_STATE = {
     "dagster": "local Dagster instance",
 }
 """What lives under IRIS_HOME, by name."""
-RUN_SUMMARY_HANDLER = "iris_assets.run_summary.RunSummaryHandler"
-"""The handler that ends each run with its closing line; by name, since importing it imports
-Dagster."""
-CONSOLE_HANDLER = "iris_assets.console.ConsoleMessages"
-"""The handler that keeps stack traces off the console; by name, likewise."""
 _COMPOSE_SERVICES = {
     settings.DATABASE_URL.name: "postgres-server",
     settings.TRACKING_URI.name: "mlflow-server",
@@ -587,7 +583,7 @@ def _dagster_home(home: Path, setting: Resolved) -> Check:
                 f"start the database {config} names, or check the variables it reads",
             )
     found = f"instance {home}" + (": its PostgreSQL storage answers" if storage else "")
-    if not _has_console_settings(document):
+    if not has_console_settings(document.get("python_logs")):
         lacking = "has no dagster.yaml" if not config.is_file() else "its dagster.yaml lacks"
         return Check(
             "Dagster",
@@ -598,18 +594,6 @@ def _dagster_home(home: Path, setting: Resolved) -> Check:
             f'add the lines of README "Your own Dagster instance" to {config}',
         )
     return Check("Dagster", Status.OK, found, setting.origin)
-
-
-def _has_console_settings(document: Mapping[str, Any]) -> bool:
-    """Whether a dagster.yaml sets the console's level and its handlers, of the one-line failures
-    and the closing line (as iris_assets.local_instance.missing_console_settings asks of an open
-    instance)."""
-    python_logs = document.get("python_logs") or {}
-    if not isinstance(python_logs, dict) or not python_logs.get("python_log_level"):
-        return False
-    handlers = (python_logs.get("dagster_handler_config") or {}).get("handlers") or {}
-    attached = {handler.get("class") for handler in handlers.values() if isinstance(handler, dict)}
-    return attached >= {CONSOLE_HANDLER, RUN_SUMMARY_HANDLER}
 
 
 def _postgres_storage(document: Mapping[str, Any]) -> str | None:

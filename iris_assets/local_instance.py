@@ -19,8 +19,7 @@ from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes.config_class import ConfigurableClassData
 
 from iris_assets import settings
-from iris_assets.console import ConsoleMessages
-from iris_assets.run_summary import RunSummaryHandler
+from iris_assets.console_settings import CONSOLE_SETTINGS, has_console_settings
 
 
 def instance_directory() -> Path:
@@ -100,24 +99,6 @@ def _stored_under_iris_home(instance: DagsterInstance) -> bool:
     return ref.storage_data is not None and ref.storage_data.class_name == IrisHomeStorage.__name__
 
 
-CONSOLE_SETTINGS = """python_logs:
-  python_log_level: INFO
-  dagster_handler_config:
-    handlers:
-      console_messages:
-        class: iris_assets.console.ConsoleMessages
-      run_summary:
-        class: iris_assets.run_summary.RunSummaryHandler
-telemetry:
-  enabled: false"""
-"""What the project's instance configs hold for a run's console: INFO and up, each failure in one
-line (iris_assets.console) and the line every run ends with (iris_assets.run_summary); README
-"Your own Dagster instance" gives them too."""
-_CONSOLE_HANDLERS = tuple(
-    f"{handler.__module__}.{handler.__name__}" for handler in (ConsoleMessages, RunSummaryHandler)
-)
-
-
 def missing_console_settings(instance: DagsterInstance) -> str | None:
     """Why this instance's runs print Dagster's DEBUG events, stack traces and no closing line,
     or None.
@@ -125,10 +106,7 @@ def missing_console_settings(instance: DagsterInstance) -> str | None:
     The console's level and its handlers are instance configuration in Dagster: an instance of
     one's own (DAGSTER_HOME) lacks them unless its dagster.yaml has the lines.
     """
-    python_logs = instance.get_settings("python_logs") or {}
-    handlers = (python_logs.get("dagster_handler_config") or {}).get("handlers") or {}
-    attached = {handler.get("class") for handler in handlers.values() if isinstance(handler, dict)}
-    if python_logs.get("python_log_level") and attached >= set(_CONSOLE_HANDLERS):
+    if has_console_settings(instance.get_settings("python_logs")):
         return None
     where = instance.root_directory if not instance.is_ephemeral else "this instance"
     return (

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from iris_assets import local_instance
+from iris_assets import console_settings, local_instance
 from iris_assets.assets._shared import transient_only
 from iris_assets.console import ConsoleMessages, console_logger
 
@@ -119,11 +119,11 @@ def test_a_failure_no_retry_can_mend_says_nothing_of_retries(
 def test_an_instance_without_the_console_handler_is_told_the_lines() -> None:
     """An instance that ends runs with the closing line but lacks the console handler still
     prints whole stack traces: the run's start says so, with the lines to add."""
-    summary_only = yaml.safe_load(local_instance.CONSOLE_SETTINGS)["python_logs"]
+    summary_only = yaml.safe_load(console_settings.CONSOLE_SETTINGS)["python_logs"]
     del summary_only["dagster_handler_config"]["handlers"]["console_messages"]
     with dg.instance_for_test(overrides={"python_logs": summary_only}) as instance:
         missing = local_instance.missing_console_settings(instance)
-    assert missing is not None and local_instance.CONSOLE_SETTINGS in missing
-    full = yaml.safe_load(local_instance.CONSOLE_SETTINGS)["python_logs"]
+    assert missing is not None and console_settings.CONSOLE_SETTINGS in missing
+    full = yaml.safe_load(console_settings.CONSOLE_SETTINGS)["python_logs"]
     with dg.instance_for_test(overrides={"python_logs": full}) as instance:
         assert local_instance.missing_console_settings(instance) is None

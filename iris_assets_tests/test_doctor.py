@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from iris_assets import cli, doctor, embedded, settings
+from iris_assets import cli, console_settings, doctor, embedded, settings
 from iris_assets.doctor import Check, Report, Status
 from iris_assets_tests.conftest import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY
 from iris_devstack.checkout import REPO
@@ -234,8 +234,11 @@ def test_the_closing_line_handler_is_named_as_it_is_defined() -> None:
     from iris_assets.run_summary import RunSummaryHandler
 
     defined = f"{RunSummaryHandler.__module__}.{RunSummaryHandler.__name__}"
-    assert defined == doctor.RUN_SUMMARY_HANDLER
-    assert f"{ConsoleMessages.__module__}.{ConsoleMessages.__name__}" == doctor.CONSOLE_HANDLER
+    assert defined == console_settings.RUN_SUMMARY_HANDLER
+    assert (
+        f"{ConsoleMessages.__module__}.{ConsoleMessages.__name__}"
+        == console_settings.CONSOLE_HANDLER
+    )
 
 
 def test_local_state_sizes_survive_files_that_vanish(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 
-from iris_assets import local_instance
+from iris_assets import console_settings
 from iris_assets_tests.end_to_end._serving import CLI, SETOSA, predict, wait_for_line
 from iris_devstack.checkout import REPO
 from iris_devstack.dagster_graphql import graphql
@@ -211,9 +211,9 @@ def test_an_instance_of_ones_own_says_which_console_lines_it_lacks(
     bare, _ = materialize("iris_df", cwd=checkout, env={"DAGSTER_HOME": str(home)})
     assert bare.returncode == 0, bare.stderr[-4000:]
     assert f"The dagster.yaml of {home} lacks the project's console settings" in bare.stderr
-    assert local_instance.CONSOLE_SETTINGS in bare.stderr
+    assert console_settings.CONSOLE_SETTINGS in bare.stderr
 
-    (home / "dagster.yaml").write_text(local_instance.CONSOLE_SETTINGS + "\n")
+    (home / "dagster.yaml").write_text(console_settings.CONSOLE_SETTINGS + "\n")
     configured, _ = materialize("iris_df", cwd=checkout, env={"DAGSTER_HOME": str(home)})
     lines = _lines(configured)
     assert configured.returncode == 0, configured.stderr[-4000:]
